@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,13 @@ class ToolchainSettings(BaseSettings):
     mlflow_experiment: str = "heartbeat-cnn4"
     registered_model_name: str = "heartbeat-cnn4"
 
-    @property
-    def cache_dir(self) -> Path:
-        return self.state_dir / "cache"
+    cache_dir: Path | None = Field(default=None, description="Built data sets (default: <state_dir>/cache).")
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> "ToolchainSettings":
+        if self.cache_dir is None:
+            self.cache_dir = self.state_dir / "cache"
+        return self
 
     @property
     def tracking_uri(self) -> str:

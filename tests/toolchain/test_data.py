@@ -1,0 +1,141 @@
+"""Data: record integrity errors, AAMI labels, the device construction, protocols and the cache."""
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from toolchain import data
+from toolchain.errors import DataError
+from toolchain.mitdb import AAMI_CLASSES, DS1, DS2, PACED, SYMBOL_TO_CLASS, load_record, verify_record_files
+
+
+def _copy_record(src, dst, rid="100", sums=True):
+    dst.mkdir(parents=True, exist_ok=True)
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(src / f"{rid}.{ext}", dst / f"{rid}.{ext}")
+    if sums:
+        lines = [ln for ln in (src / "SHA256SUMS").read_text().splitlines() if ln.split()[-1].startswith(rid + ".")]
+        (dst / "SHA256SUMS").write_text("\n".join(lines) + "\n")
+    return dst
+
+
+def test_aami_mapping_is_the_standard_one():
+    expected = {"N": "NLRej", "S": "AaJS", "V": "VE", "F": "F", "Q": "/fQ"}
+    for cls, symbols in expected.items():
+        for s in symbols:
+            assert SYMBOL_TO_CLASS[s] == cls
+    assert len(SYMBOL_TO_CLASS) == sum(len(v) for v in expected.values())
+    for non_beat in ("+", "~", "|", "x", "!", "[", "]", '"'):
+        assert non_beat not in SYMBOL_TO_CLASS
+
+
+def test_splits_are_de_chazal():
+    assert len(DS1) == len(DS2) == 22
+    assert not set(DS1) & set(DS2)
+    assert not (set(DS1) | set(DS2)) & set(PACED)
+
+
+def test_record_100_labels(mitdb_dir):
+    rec = load_record(mitdb_dir, "100")
+    samples, classes = rec.beat_annotations()
+    assert rec.lead == "MLII" and rec.fs == 360
+    assert len(samples) == 2273  # the database's documented beat count for record 100
+    counts = np.bincount(classes, minlength=5)
+    assert counts[AAMI_CLASSES.index("S")] == 33 and counts[AAMI_CLASSES.index("V")] == 1
+
+
+def test_lead_by_name_and_by_index(mitdb_dir):
+    assert load_record(mitdb_dir, "114").lead == "MLII"  # MLII is the second signal of 114
+    assert load_record(mitdb_dir, "114", lead=0).lead == "V5"
+    with pytest.raises(DataError, match="no lead index 5"):
+        load_record(mitdb_dir, "114", lead=5)
+
+
+def test_missing_file_is_named(tmp_path, mitdb_dir):
+    d = _copy_record(mitdb_dir, tmp_path / "db")
+    (d / "100.atr").unlink()
+    with pytest.raises(DataError, match=r"100\.atr"):
+        load_record(d, "100")
+
+
+def test_truncated_record_fails_the_checksum_naming_the_file(tmp_path, mitdb_dir):
+    d = _copy_record(mitdb_dir, tmp_path / "db")
+    raw = (d / "100.dat").read_bytes()
+    (d / "100.dat").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DataError, match=r"sha256 mismatch.*100\.dat"):
+        verify_record_files(d, "100")
+
+
+def test_truncated_record_without_checksums_is_still_refused(tmp_path, mitdb_dir):
+    d = _copy_record(mitdb_dir, tmp_path / "db", sums=False)
+    raw = (d / "100.dat").read_bytes()
+    (d / "100.dat").write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(DataError, match="100"):
+        load_record(d, "100")
+
+
+def test_missing_data_folder_says_what_to_do(tmp_path):
+    with pytest.raises(DataError, match="HEARTBEAT_DATA_DIR"):
+        verify_record_files(tmp_path / "nowhere", "100")
+
+
+def test_device_beats_are_labelled_from_matching_annotations(mitdb_dir, session_cache):
+    beats = data.build_beats("device", ("100", "208"), mitdb_dir, cache_dir=session_cache)
+    assert beats.x.dtype == np.int8 and beats.x.shape[1] == 128
+    assert beats.rr.dtype == np.int8 and beats.rr.shape[1] == 4
+    for rid in ("100", "208"):
+        rec = load_record(mitdb_dir, rid)
+        ref, lab = rec.beat_annotations()
+        sel = beats.record == rid
+        # every labelled beat carries the class of an annotation within 150 ms
+        for r, y in zip(beats.sample[sel][::25], beats.y[sel][::25]):
+            near = np.abs(ref - r) <= 54
+            assert near.any() and y in lab[near]
+        assert sel.sum() >= 0.99 * len(ref) - 2
+    assert beats.class_counts()["V"] > 900  # record 208 is rich in V beats
+
+
+def test_cache_gives_identical_arrays_and_is_keyed_by_parameters(mitdb_dir, tmp_path):
+    a = data.build_beats("device", ("100",), mitdb_dir, cache_dir=tmp_path)
+    files = list(tmp_path.glob("beats-device-*.npz"))
+    assert len(files) == 1
+    b = data.build_beats("device", ("100",), mitdb_dir, cache_dir=tmp_path)
+    fresh = data.build_beats("device", ("100",), mitdb_dir, cache_dir=None)
+    for x, y in ((a, b), (a, fresh)):
+        assert np.array_equal(x.x, y.x) and np.array_equal(x.rr, y.rr) and np.array_equal(x.y, y.y)
+        assert np.array_equal(x.sample, y.sample) and np.array_equal(x.record, y.record)
+    data.build_beats("device", ("100",), mitdb_dir, lead=0, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("beats-device-*.npz"))) == 2
+
+
+def test_inter_patient_split_keeps_patients_apart(mitdb_dir, session_cache):
+    sp = data.make_splits("inter-patient", "device", mitdb_dir, session_cache,
+                          train_records=("101", "208"), test_records=("100",))
+    assert set(np.unique(sp.test.record)) == {"100"}
+    assert set(np.unique(np.concatenate([sp.train.record, sp.val.record]))) == {"101", "208"}
+    assert len(sp.val) > 0 and len(sp.train) > 8 * len(sp.val)
+    with pytest.raises(DataError, match="both train and test"):
+        data.make_splits("inter-patient", "device", mitdb_dir, session_cache,
+                         train_records=("100",), test_records=("100",))
+
+
+def test_intra_patient_split_is_stratified_and_reproducible(mitdb_dir, session_cache):
+    a = data.make_splits("intra-patient", "device", mitdb_dir, session_cache, seed=4,
+                         train_records=("100", "208"))
+    b = data.make_splits("intra-patient", "device", mitdb_dir, session_cache, seed=4,
+                         train_records=("100", "208"))
+    assert np.array_equal(a.test.sample, b.test.sample)
+    total = len(a.train) + len(a.val) + len(a.test)
+    for c in ("N", "V"):
+        n_all = a.train.class_counts()[c] + a.val.class_counts()[c] + a.test.class_counts()[c]
+        assert abs(a.test.class_counts()[c] / n_all - 0.2) < 0.01
+    assert abs(len(a.test) / total - 0.2) < 0.01
+
+
+def test_unknown_protocol_and_kind_are_refused(mitdb_dir):
+    with pytest.raises(DataError, match="unknown protocol"):
+        data.make_splits("leave-one-out", "device", mitdb_dir, None)
+    with pytest.raises(DataError, match="unknown beat construction"):
+        data.build_beats("wavelet", ("100",), mitdb_dir)

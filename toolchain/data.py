@@ -1,0 +1,214 @@
+"""Data sets: MIT-BIH records -> labelled beats -> protocol splits, cached by a hash of inputs and parameters.
+
+Two beat constructions:
+- "device": the device's own view. The DSP twin (toolchain.dsp) detects R peaks in the record, each detection is
+  matched to the nearest reference beat annotation within 150 ms (one to one) and takes its AAMI class; detections
+  with no reference beat are not training data. Inputs: the int8 beat window and the int8 RR features.
+- "kaggle": Kachuee et al. 2018 (toolchain.kaggle): 125 Hz, 1.2 x median RR from the annotated R peak, [0, 1],
+  zero-padded to 187.
+
+Two protocols:
+- "inter-patient" (de Chazal 2004): train on DS1, test on DS2, paced records left out. The product's claim.
+- "intra-patient": all 48 records, stratified random split of the beats. Only for comparison with the design
+  document's figure; it leaks patients between train and test.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from toolchain import dsp, ui
+from toolchain.errors import DataError
+from toolchain.mitdb import (ALL_RECORDS, AAMI_CLASSES, DEFAULT_LEAD, DS1, DS2, FS, load_record, read_checksums,
+                             verify_record_files)
+
+KINDS = ("device", "kaggle")
+PROTOCOLS = ("inter-patient", "intra-patient")
+MATCH_TOLERANCE = int(round(0.150 * FS))  # 54 samples
+CACHE_FORMAT = "1"
+
+
+@dataclass
+class BeatSet:
+    """Labelled beats of one construction. `x` is int8 windows (device) or float32 [0,1] beats (kaggle)."""
+
+    kind: str
+    x: np.ndarray
+    rr: np.ndarray | None
+    y: np.ndarray
+    record: np.ndarray
+    sample: np.ndarray
+    stats: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, idx: np.ndarray) -> "BeatSet":
+        return BeatSet(self.kind, self.x[idx], None if self.rr is None else self.rr[idx], self.y[idx],
+                       self.record[idx], self.sample[idx], dict(self.stats))
+
+    def model_inputs(self) -> dict[str, np.ndarray]:
+        """Float inputs of the Keras model, keyed by input name ("beat" [n,1,L,1] and, for device, "rr" [n,4])."""
+        if self.kind == "device":
+            return {
+                "beat": (self.x.astype(np.float32) * dsp.INPUT_SCALE).reshape(len(self), 1, -1, 1),
+                "rr": self.rr.astype(np.float32) * dsp.INPUT_SCALE,
+            }
+        return {"beat": self.x.astype(np.float32).reshape(len(self), 1, -1, 1)}
+
+    def class_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.y, minlength=len(AAMI_CLASSES))
+        return {c: int(n) for c, n in zip(AAMI_CLASSES, counts)}
+
+    @staticmethod
+    def concat(sets: list["BeatSet"]) -> "BeatSet":
+        if not sets:
+            raise DataError("no beats to concatenate")
+        first = sets[0]
+        return BeatSet(
+            first.kind,
+            np.concatenate([s.x for s in sets]),
+            None if first.rr is None else np.concatenate([s.rr for s in sets]),
+            np.concatenate([s.y for s in sets]),
+            np.concatenate([s.record for s in sets]),
+            np.concatenate([s.sample for s in sets]),
+        )
+
+
+def label_detections(ref_samples: np.ndarray, ref_labels: np.ndarray, det_samples: np.ndarray,
+                     tolerance: int = MATCH_TOLERANCE) -> np.ndarray:
+    """AAMI class of each detection (-1 where no reference beat lies within tolerance), matched one to one."""
+    from toolchain.metrics import match_beats
+
+    match = match_beats(ref_samples, ref_labels, det_samples, np.zeros(len(det_samples), dtype=np.int64),
+                        fs=FS, tolerance_s=tolerance / FS)
+    labels = np.full(len(det_samples), -1, dtype=np.int64)
+    ref_idx = np.asarray(match.ref_index, dtype=np.int64)
+    det_idx = np.asarray(match.det_index, dtype=np.int64)
+    labels[det_idx] = np.asarray(ref_labels, dtype=np.int64)[ref_idx]
+    return labels
+
+
+def device_beats_of_record(data_dir: Path, record_id: str, lead: str | int = DEFAULT_LEAD,
+                           checksums: dict[str, str] | None = None) -> BeatSet:
+    rec = load_record(data_dir, record_id, lead, checksums=checksums)
+    beats = dsp.device_beats(rec.signal)
+    ref_samples, ref_labels = rec.beat_annotations()
+    labels = label_detections(ref_samples, ref_labels, beats.r)
+    keep = labels >= 0
+    stats = {"record": record_id, "lead": rec.lead, "reference_beats": int(len(ref_samples)),
+             "device_beats": int(len(beats.r)), "labelled": int(keep.sum())}
+    return BeatSet("device", beats.windows[keep], beats.rr[keep], labels[keep],
+                   np.full(int(keep.sum()), record_id), beats.r[keep], stats)
+
+
+def kaggle_beats_of_record(data_dir: Path, record_id: str, lead: str | int = DEFAULT_LEAD,
+                           checksums: dict[str, str] | None = None) -> BeatSet:
+    from toolchain.kaggle import build_kaggle_beats
+
+    verify_record_files(data_dir, record_id, checksums)
+    kb = build_kaggle_beats(data_dir, [record_id], lead=lead)
+    return BeatSet("kaggle", kb.x.astype(np.float32), None, kb.y.astype(np.int64),
+                   np.asarray(kb.record).astype(str), kb.sample.astype(np.int64),
+                   {"record": record_id, "beats": int(len(kb.y))})
+
+
+def _cache_key(kind: str, records: tuple[str, ...], lead: str | int, data_dir: Path) -> str:
+    checksums = read_checksums(data_dir)
+    digests = {r: verify_record_files(data_dir, r, checksums) for r in records}
+    payload = {"format": CACHE_FORMAT, "kind": kind, "dsp": dsp.DSP_VERSION, "lead": lead,
+               "records": list(records), "files": digests}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def build_beats(kind: str, records: tuple[str, ...], data_dir: Path, lead: str | int = DEFAULT_LEAD,
+                cache_dir: Path | None = None) -> BeatSet:
+    """Beats of the given records (cached: same files and parameters give the same arrays without rebuilding)."""
+    if kind not in KINDS:
+        raise DataError(f"unknown beat construction {kind!r}", hint=f"use one of {', '.join(KINDS)}")
+    records = tuple(records)
+    key = _cache_key(kind, records, lead, data_dir)
+    path = cache_dir / f"beats-{kind}-{key}.npz" if cache_dir else None
+    if path is not None and path.exists():
+        with np.load(path, allow_pickle=False) as z:
+            rr = z["rr"] if z["rr"].size else None
+            return BeatSet(kind, z["x"], rr, z["y"], z["record"], z["sample"], json.loads(str(z["stats"])))
+    checksums = read_checksums(data_dir)
+    per_record = device_beats_of_record if kind == "device" else kaggle_beats_of_record
+    parts = [per_record(data_dir, r, lead, checksums) for r in ui.track(records, f"Building {kind} beats")]
+    out = BeatSet.concat(parts)
+    out.stats = {"records": [p.stats for p in parts], "class_counts": out.class_counts()}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, x=out.x, rr=out.rr if out.rr is not None else np.zeros(0, np.int8), y=out.y,
+                            record=out.record, sample=out.sample, stats=json.dumps(out.stats))
+        tmp.replace(path)
+    return out
+
+
+@dataclass
+class Splits:
+    protocol: str
+    kind: str
+    train: BeatSet
+    val: BeatSet
+    test: BeatSet
+    train_records: tuple[str, ...]
+    test_records: tuple[str, ...]
+    seed: int
+
+    def describe(self) -> dict:
+        return {
+            "protocol": self.protocol, "kind": self.kind, "seed": self.seed,
+            "train_records": list(self.train_records), "test_records": list(self.test_records),
+            "train_beats": len(self.train), "val_beats": len(self.val), "test_beats": len(self.test),
+            "train_class_counts": self.train.class_counts(), "test_class_counts": self.test.class_counts(),
+        }
+
+
+def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (rest, held_out): `fraction` of every class held out, at least one where a class has two or more."""
+    rng = np.random.default_rng(seed)
+    held, rest = [], []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        k = int(round(fraction * len(idx)))
+        if len(idx) >= 2:
+            k = min(max(k, 1), len(idx) - 1)
+        else:
+            k = 0
+        held.append(idx[:k])
+        rest.append(idx[k:])
+    return np.sort(np.concatenate(rest)), np.sort(np.concatenate(held))
+
+
+def make_splits(protocol: str, kind: str, data_dir: Path, cache_dir: Path | None, seed: int = 0,
+                train_records: tuple[str, ...] | None = None, test_records: tuple[str, ...] | None = None,
+                val_fraction: float = 0.1, test_fraction: float = 0.2, lead: str | int = DEFAULT_LEAD) -> Splits:
+    """Train/validation/test beats of a protocol. Record lists may be narrowed (tests train on small subsets)."""
+    if protocol == "inter-patient":
+        train_records = tuple(train_records or DS1)
+        test_records = tuple(test_records or DS2)
+        overlap = set(train_records) & set(test_records)
+        if overlap:
+            raise DataError(f"inter-patient protocol with records in both train and test: {sorted(overlap)}",
+                            hint="a patient may be in only one of the two sets")
+        train_all = build_beats(kind, train_records, data_dir, lead, cache_dir)
+        test = build_beats(kind, test_records, data_dir, lead, cache_dir)
+    elif protocol == "intra-patient":
+        records = tuple(train_records or ALL_RECORDS)
+        every = build_beats(kind, records, data_dir, lead, cache_dir)
+        rest, held = _stratified_split(every.y, test_fraction, seed)
+        train_all, test = every.subset(rest), every.subset(held)
+        train_records = test_records = records
+    else:
+        raise DataError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOLS)}")
+    fit, val = _stratified_split(train_all.y, val_fraction, seed + 1)
+    return Splits(protocol, kind, train_all.subset(fit), train_all.subset(val), test, train_records, test_records,
+                  seed)

@@ -1,0 +1,61 @@
+"""CNN-4: four convolution blocks and a small head, sized for a Cortex-M4F.
+
+Layers are 2-D with a height of 1 (Conv2D with (1, k) kernels, MaxPooling2D (1, 2)) so that the converted model
+holds only CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, ADD and SOFTMAX: the op set the firmware's runtime
+implements. Batch normalisation is folded into the convolutions by the converter. With RR features the head adds
+a dense projection of the four RR features to the dense projection of the convolutional features (ADD with a
+fused ReLU) before the classifier.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Cnn4Config:
+    window_len: int = 128
+    rr_features: int = 4  # 0: the window is the only input (the Kaggle construction)
+    filters: tuple[int, int, int, int] = (16, 32, 32, 64)
+    kernel: int = 5
+    dense: int = 32
+    dropout: float = 0.3
+    n_classes: int = 5
+
+    def as_params(self) -> dict:
+        d = asdict(self)
+        d["filters"] = ",".join(str(f) for f in self.filters)
+        return d
+
+
+def build_cnn4(cfg: Cnn4Config, batch_size: int | None = None):
+    """The Keras model. `batch_size=1` gives the fixed-shape twin used for conversion (no dynamic shape ops)."""
+    import keras
+    from keras import layers
+
+    beat = keras.Input((1, cfg.window_len, 1), name="beat", batch_size=batch_size)
+    x = beat
+    for i, f in enumerate(cfg.filters):
+        x = layers.Conv2D(f, (1, cfg.kernel), padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling2D((1, 2), name=f"pool{i + 1}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(cfg.dropout, name="dropout_conv")(x)
+    x = layers.Dense(cfg.dense, name="dense_beat")(x)
+    inputs = [beat]
+    if cfg.rr_features:
+        rr = keras.Input((cfg.rr_features,), name="rr", batch_size=batch_size)
+        inputs.append(rr)
+        x = layers.Add(name="add_rr")([x, layers.Dense(cfg.dense, name="dense_rr")(rr)])
+    x = layers.ReLU(name="relu_head")(x)
+    x = layers.Dropout(cfg.dropout, name="dropout_head")(x)
+    x = layers.Dense(cfg.n_classes, name="logits")(x)
+    out = layers.Softmax(name="scores")(x)
+    return keras.Model(inputs, out, name="cnn4")
+
+
+def fixed_batch_twin(model, cfg: Cnn4Config):
+    """A batch-1 copy of a trained model for conversion."""
+    twin = build_cnn4(cfg, batch_size=1)
+    twin.set_weights(model.get_weights())
+    return twin

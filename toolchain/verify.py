@@ -1,0 +1,153 @@
+"""Running the int8 model: under TF Lite and under TFLite Micro's own interpreter (the device's reference).
+
+Inputs are matched to the model by rank: the beat window is the 4-D input ([1, 1, L, 1]), the RR features the
+2-D one ([1, 4]); the converter's input order is not relied on.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+
+import numpy as np
+
+from toolchain.errors import ModelError
+
+OPS_SUPPORTED_BY_DEVICE = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "ADD", "SOFTMAX")
+
+
+def _input_name(shape) -> str:
+    return "beat" if len(shape) == 4 else "rr"
+
+
+def io_details(flatbuffer: bytes) -> dict:
+    """Inputs and outputs of a .tflite: name, shape, dtype, scale, zero point (model order)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    import tensorflow as tf
+
+    counts = tf.lite.Interpreter(model_content=flatbuffer)
+    n_in, n_out = len(counts.get_input_details()), len(counts.get_output_details())
+    it = runtime.Interpreter.from_bytes(flatbuffer)
+    out: dict[str, list[dict]] = {"inputs": [], "outputs": []}
+    for key, getter, n in (("inputs", it.get_input_details, n_in), ("outputs", it.get_output_details, n_out)):
+        for i in range(n):
+            d = getter(i)
+            q = d["quantization_parameters"]
+            shape = [int(s) for s in d["shape"]]
+            out[key].append({
+                "name": _input_name(shape) if key == "inputs" else "scores",
+                "shape": shape,
+                "dtype": np.dtype(d["dtype"]).name,
+                "scale": float(q["scales"][0]) if len(q["scales"]) else 0.0,
+                "zero_point": int(q["zero_points"][0]) if len(q["zero_points"]) else 0,
+            })
+    return out
+
+
+def operators(flatbuffer: bytes) -> list[str]:
+    """Builtin operator names used by the model's graph."""
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(model_content=flatbuffer)
+    return sorted({d["op_name"] for d in interp._get_ops_details() if d["op_name"] != "DELEGATE"})
+
+
+def quantize_input(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    return np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+
+
+def int8_inputs(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """The float model inputs quantized per the model's own input parameters, in model input order."""
+    details = io_details(flatbuffer)["inputs"]
+    missing = [d["name"] for d in details if d["name"] not in inputs]
+    if missing:
+        raise ModelError(f"model needs inputs {missing}, data has {sorted(inputs)}")
+    return [quantize_input(inputs[d["name"]], d["scale"], d["zero_point"]) for d in details]
+
+
+def run_tflite(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """int8 scores [n, classes] under the TF Lite interpreter (reference kernels, no delegate)."""
+    import tensorflow as tf
+
+    interp = tf.lite.Interpreter(model_content=flatbuffer,
+                                 experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+    interp.allocate_tensors()
+    in_details = interp.get_input_details()
+    by_rank = {len(d["shape"]): d["index"] for d in in_details}
+    q = int8_inputs(flatbuffer, inputs)
+    model_order = io_details(flatbuffer)["inputs"]
+    out_index = interp.get_output_details()[0]["index"]
+    n = q[0].shape[0]
+    result = np.zeros((n, interp.get_output_details()[0]["shape"][-1]), dtype=np.int8)
+    for i in range(n):
+        for d, arr in zip(model_order, q):
+            interp.set_tensor(by_rank[len(d["shape"])], arr[i:i + 1])
+        interp.invoke()
+        result[i] = interp.get_tensor(out_index)[0]
+    return result
+
+
+def run_tflm(flatbuffer: bytes, inputs: dict[str, np.ndarray] | None = None,
+             int8: list[np.ndarray] | None = None) -> np.ndarray:
+    """int8 scores [n, classes] under TFLite Micro's interpreter (the `tflite-micro` package)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    it = runtime.Interpreter.from_bytes(flatbuffer)
+    q = int8 if int8 is not None else int8_inputs(flatbuffer, inputs)
+    n = q[0].shape[0]
+    n_out = int(it.get_output_details(0)["shape"][-1])
+    result = np.zeros((n, n_out), dtype=np.int8)
+    for i in range(n):
+        for j, arr in enumerate(q):
+            it.set_input(arr[i:i + 1], j)
+        it.invoke()
+        result[i] = it.get_output(0)[0]
+    return result
+
+
+def arena_bytes(flatbuffer: bytes) -> int:
+    """Tensor arena bytes TFLM actually allocates for the model (from its recording allocator)."""
+    from tflite_micro.python.tflite_micro import runtime
+
+    import ctypes
+
+    it = runtime.Interpreter.from_bytes(flatbuffer)
+    libc = ctypes.CDLL(None)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(tmp.fileno(), 1)
+            os.dup2(tmp.fileno(), 2)
+            it.print_allocations()
+            libc.fflush(None)
+        finally:
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+        tmp.seek(0)
+        text = tmp.read().decode(errors="replace")
+    m = re.search(r"Arena allocation total (\d+) bytes", text)
+    if not m:
+        raise ModelError("TFLM did not report its arena size", hint=text[:200])
+    return int(m.group(1))
+
+
+def compare_runtimes(tflite_scores: np.ndarray, tflm_scores: np.ndarray) -> dict:
+    """How far TF Lite and TFLM are apart: argmax agreement and the largest score difference in LSB."""
+    diff = np.abs(tflite_scores.astype(np.int16) - tflm_scores.astype(np.int16))
+    agree = tflite_scores.argmax(axis=1) == tflm_scores.argmax(axis=1)
+    return {
+        "argmax_agreement": float(agree.mean()) if agree.size else 1.0,
+        "max_lsb_difference": int(diff.max()) if diff.size else 0,
+        "beats_with_difference": int((diff.max(axis=1) > 0).sum()) if diff.size else 0,
+    }
+
+
+def check_device_ops(flatbuffer: bytes) -> list[str]:
+    ops = operators(flatbuffer)
+    unsupported = [op for op in ops if op not in OPS_SUPPORTED_BY_DEVICE]
+    if unsupported:
+        raise ModelError(f"model uses operators the device runtime does not implement: {unsupported}",
+                         hint=f"the firmware implements {', '.join(OPS_SUPPORTED_BY_DEVICE)}")
+    return ops
