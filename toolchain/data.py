@@ -111,7 +111,7 @@ def kaggle_beats_of_record(data_dir: Path, record_id: str, lead: str | int = DEF
     from toolchain.kaggle import build_kaggle_beats
 
     verify_record_files(data_dir, record_id, checksums)
-    kb = build_kaggle_beats(data_dir, [record_id], lead=lead)
+    kb = build_kaggle_beats(data_dir, [record_id], lead=lead, edge="truncate")  # closest to the published set
     return BeatSet("kaggle", kb.x.astype(np.float32), None, kb.y.astype(np.int64),
                    np.asarray(kb.record).astype(str), kb.sample.astype(np.int64),
                    {"record": record_id, "beats": int(len(kb.y))})

@@ -1,0 +1,114 @@
+"""The training job end to end on a small subset: train, int8, TFLM verification, evaluation, export, MLflow."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from toolchain import registry, verify
+from toolchain.export import verify_export
+from toolchain.job import run_training_job
+from toolchain.train import TrainParams, class_weights
+
+TRAIN = ("101", "106", "119", "208")
+TEST = ("100", "105")
+
+
+@pytest.fixture(scope="module")
+def job(tmp_path_factory, mitdb_dir):
+    from toolchain.settings import ToolchainSettings
+
+    root = tmp_path_factory.mktemp("job")
+    settings = ToolchainSettings(data_dir=mitdb_dir, state_dir=root / "state", models_dir=root / "models")
+    result = run_training_job("inter-patient", "device", TrainParams(epochs=3, seed=1), version="t-small",
+                              settings=settings, train_records=TRAIN, test_records=TEST, baselines=True,
+                              make_current=True, golden_dir=root / "contract")
+    return result, settings, root
+
+
+def test_export_is_complete_and_verifies(job):
+    result, settings, _ = job
+    vdir = result.version_dir
+    assert vdir == settings.models_dir / "t-small"
+    assert (settings.models_dir / "current").resolve() == vdir.resolve()
+    card = verify_export(vdir)
+    assert card["protocol"] == "inter-patient"
+    assert card["data"]["train_records"] == list(TRAIN) and card["data"]["test_records"] == list(TEST)
+    assert "Moody" in card["data"]["citation"]
+    assert card["size_bytes"] <= 100 * 1024
+    assert card["tflm_arena_bytes"] > 1000
+    assert {p.name for p in vdir.glob("*.png")} == {"confusion_float.png", "confusion_tflite.png",
+                                                   "confusion_tflm.png"}
+
+
+def test_int8_model_is_what_the_device_runs(job):
+    result, _, _ = job
+    fb = (result.version_dir / "model_int8.tflite").read_bytes()
+    details = verify.io_details(fb)
+    assert sorted(d["name"] for d in details["inputs"]) == ["beat", "rr"]
+    for d in details["inputs"]:
+        assert d["dtype"] == "int8" and d["scale"] == 1 / 128 and d["zero_point"] == 0
+    assert details["outputs"][0]["dtype"] == "int8" and details["outputs"][0]["shape"] == [1, 5]
+    assert set(verify.operators(fb)) <= set(verify.OPS_SUPPORTED_BY_DEVICE)
+
+
+def test_metrics_for_every_runtime_and_runtimes_agree(job):
+    result, _, _ = job
+    m = result.card["metrics"]
+    for key in ("float", "int8_tflite", "int8_tflm"):
+        assert m[key]["n"] == result.card["data"]["test_beats"]
+        assert 0.0 <= m[key]["accuracy"] <= 1.0
+    assert m["tflite_vs_tflm"]["argmax_agreement"] >= 0.999
+    assert set(m["baselines"]) == {"random_forest", "xgboost"}
+    # the int8 model stays close to the float model
+    assert abs(m["float"]["accuracy"] - m["int8_tflm"]["accuracy"]) < 0.05
+
+
+def test_mlflow_run_and_registered_version(job):
+    result, settings, _ = job
+    versions = registry.list_versions(settings)
+    assert [v.version for v in versions] == [int(result.model_version)]
+    v = versions[0]
+    assert v.run_id == result.run_id == result.card["mlflow_run_id"]
+    assert v.protocol == "inter-patient"
+    assert v.metrics["tflm_accuracy"] == pytest.approx(result.card["metrics"]["int8_tflm"]["accuracy"])
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(settings.tracking_uri).get_run(result.run_id)
+    assert run.data.params["epochs"] == "3" and run.data.params["train_records"] == ",".join(TRAIN)
+    assert "tflm_macro_f1" in run.data.metrics and "xgboost_accuracy" in run.data.metrics
+
+
+def test_golden_model_vectors_are_the_tflm_outputs(job):
+    result, _, root = job
+    dsp_golden = json.loads((root / "contract" / "dsp_golden.json").read_text())
+    model_golden = json.loads((root / "contract" / "model_golden.json").read_text())
+    assert model_golden["model_sha256"] == result.card["sha256"]
+    beats = [b for c in dsp_golden["cases"] for b in c["beats"]]
+    assert model_golden["beats"] == len(beats) == len(model_golden["scores"])
+    fb = (result.version_dir / "model_int8.tflite").read_bytes()
+    b = beats[7]
+    order = verify.io_details(fb)["inputs"]
+    arrays = {"beat": np.array(b["window"], np.int8).reshape(1, 1, -1, 1), "rr": np.array([b["rr"]], np.int8)}
+    again = verify.run_tflm(fb, int8=[arrays[d["name"]] for d in order])
+    assert again[0].tolist() == model_golden["scores"][7]
+
+
+def test_bad_parameters_are_refused_before_any_work(settings):
+    from toolchain.errors import ModelError
+
+    with pytest.raises(ModelError, match="epochs"):
+        run_training_job(params=TrainParams(epochs=0), settings=settings)
+    with pytest.raises(ModelError, match="class weighting"):
+        run_training_job(params=TrainParams(class_weighting="inverse-cube"), settings=settings)
+
+
+def test_class_weights_balance_the_loss():
+    y = np.array([0] * 90 + [1] * 10)
+    for scheme in ("balanced", "sqrt"):
+        w = class_weights(y, 5, scheme)
+        assert set(w) == {0, 1} and w[1] > w[0]
+        assert (90 * w[0] + 10 * w[1]) / 100 == pytest.approx(1.0)
+    assert class_weights(y, 5, "balanced")[1] / class_weights(y, 5, "balanced")[0] == pytest.approx(9.0)
+    assert class_weights(y, 5, "sqrt")[1] / class_weights(y, 5, "sqrt")[0] == pytest.approx(3.0)
