@@ -15,7 +15,6 @@ from typing import Annotated, Optional
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before any TensorFlow import: keep the terminal readable
 
-import click
 import typer
 from rich.table import Table
 
@@ -326,14 +325,15 @@ def main(argv: list[str] | None = None) -> int:
     except HeartbeatError as exc:
         console.print(f"[red]error:[/red] {exc.one_line()}", highlight=False, soft_wrap=True)
         return 1
-    except click.exceptions.Abort:
+    except typer.Abort:
         console.print("[red]aborted[/red]")
         return 130
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
-        console.print(f"[red]error:[/red] {exc.format_message()}", highlight=False, soft_wrap=True)
-        return exc.exit_code
+    except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2))
     except Exception as exc:  # noqa: BLE001 - the one-line promise holds for bugs too
         if debug:
             raise

@@ -84,7 +84,7 @@ def test_missing_data_folder_says_what_to_do(tmp_path):
 def test_device_beats_are_labelled_from_matching_annotations(mitdb_dir, session_cache):
     beats = data.build_beats("device", ("100", "208"), mitdb_dir, cache_dir=session_cache)
     assert beats.x.dtype == np.int8 and beats.x.shape[1] == 128
-    assert beats.rr.dtype == np.int8 and beats.rr.shape[1] == 4
+    assert beats.rr.dtype == np.int8 and beats.rr.shape[1] == 3
     for rid in ("100", "208"):
         rec = load_record(mitdb_dir, rid)
         ref, lab = rec.beat_annotations()

@@ -100,11 +100,13 @@ def test_window_rejects_an_incomplete_stream():
         dsp.beat_window(np.zeros(200), 100)
 
 
-def test_rr_features_rounding_and_clamp():
-    f = dsp.rr_features(pre=360, post=180, local_sum=360 * 4, local_count=4)
-    assert f.tolist() == [64, 32, 64, 32]
-    f = dsp.rr_features(pre=5000, post=10, local_sum=100, local_count=1)
-    assert f.tolist() == [127, 2, 127, 6]
+def test_rr_features_are_ratios_rounded_and_clamped():
+    # pre 0.5 s, post 1.0 s, running mean 0.8 s over 4 intervals
+    f = dsp.rr_features(pre=180, post=360, long_sum=288 * 4, long_count=4)
+    assert f.tolist() == [40, 80, 32]  # 64*180/288 = 40, 64*360/288 = 80, 64*180/360 = 32
+    f = dsp.rr_features(pre=5000, post=10, long_sum=100, long_count=1)
+    assert f.tolist() == [127, 6, 127]
+    assert dsp.rr_features(pre=3, post=2, long_sum=2, long_count=1).tolist() == [96, 64, 96]  # halves round up
 
 
 def test_beats_need_a_successor_and_use_the_first_interval_as_pre_rr(mitdb_dir):
