@@ -117,6 +117,8 @@ def train(
     baselines: Annotated[bool, typer.Option(help="also train Random Forest and XGBoost")] = True,
     current: Annotated[bool, typer.Option(help="point models/current at the new version")] = False,
     golden: Annotated[bool, typer.Option(help="rewrite tests/contract golden vectors for this model")] = False,
+    kaggle_csv: Annotated[Optional[Path], typer.Option(help="train on a Kaggle-format CSV folder "
+                                                            "(mitbih_train.csv, mitbih_test.csv) instead")] = None,
 ) -> None:
     """Train CNN-4, quantize to int8, verify under TFLM, evaluate, export to models/ and log to MLflow."""
     from toolchain.job import run_training_job
@@ -127,7 +129,9 @@ def train(
                          class_weighting=class_weighting, seed=seed)
     result = run_training_job(protocol, kind, params, version, train_records=_records(train_records),
                               test_records=_records(test_records), baselines=baselines, make_current=current,
-                              golden_dir=PROJECT_ROOT / "tests" / "contract" if golden else None)
+                              golden_dir=PROJECT_ROOT / "tests" / "contract" if golden else None,
+                              kaggle_csv=(kaggle_csv / "mitbih_train.csv", kaggle_csv / "mitbih_test.csv")
+                              if kaggle_csv else None)
     _print_card(result.card)
     console.print(f"exported [bold]{result.version_dir}[/bold]; MLflow run {result.run_id}, "
                   f"registered version {result.model_version}")

@@ -212,3 +212,17 @@ def make_splits(protocol: str, kind: str, data_dir: Path, cache_dir: Path | None
     fit, val = _stratified_split(train_all.y, val_fraction, seed + 1)
     return Splits(protocol, kind, train_all.subset(fit), train_all.subset(val), test, train_records, test_records,
                   seed)
+
+
+def splits_from_kaggle_csv(train_csv: Path, test_csv: Path, seed: int = 0, val_fraction: float = 0.1) -> Splits:
+    """Splits from the Kaggle set's CSV files (187 values + label per row), e.g. the published mitbih_*.csv."""
+    from toolchain.kaggle import read_kaggle_csv
+
+    parts = []
+    for path in (train_csv, test_csv):
+        x, y = read_kaggle_csv(path)
+        parts.append(BeatSet("kaggle", x, None, y, np.full(len(y), Path(path).name), np.arange(len(y)),
+                             {"csv": str(path)}))
+    fit, val = _stratified_split(parts[0].y, val_fraction, seed + 1)
+    return Splits("intra-patient", "kaggle", parts[0].subset(fit), parts[0].subset(val), parts[1],
+                  (str(train_csv),), (str(test_csv),), seed)

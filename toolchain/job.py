@@ -38,7 +38,7 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
                      train_records: tuple[str, ...] | None = None, test_records: tuple[str, ...] | None = None,
                      baselines: bool = True, make_current: bool = False, register: bool = True,
                      golden_dir: Path | None = None, lead: str | int = DEFAULT_LEAD,
-                     extra_params: dict | None = None) -> JobResult:
+                     extra_params: dict | None = None, kaggle_csv: tuple[Path, Path] | None = None) -> JobResult:
     from toolchain import registry, verify
     from toolchain.baselines import run_baselines
     from toolchain.evaluate import evaluate_models, flat_metrics
@@ -51,8 +51,14 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
     params = params or TrainParams()
     params.validate()
     version = version or default_version(protocol, kind)
-    splits = make_splits(protocol, kind, settings.data_dir, settings.cache_dir, seed=params.seed,
-                         train_records=train_records, test_records=test_records, lead=lead)
+    if kaggle_csv is not None:
+        from toolchain.data import splits_from_kaggle_csv
+
+        splits = splits_from_kaggle_csv(kaggle_csv[0], kaggle_csv[1], seed=params.seed)
+        protocol, kind = splits.protocol, splits.kind
+    else:
+        splits = make_splits(protocol, kind, settings.data_dir, settings.cache_dir, seed=params.seed,
+                             train_records=train_records, test_records=test_records, lead=lead)
     data_desc = splits.describe()
     run_params = {**params.as_params(), "protocol": protocol, "kind": kind, "version": version,
                   "dsp_version": dsp.DSP_VERSION, "lead": str(lead),

@@ -112,3 +112,30 @@ def test_class_weights_balance_the_loss():
         assert (90 * w[0] + 10 * w[1]) / 100 == pytest.approx(1.0)
     assert class_weights(y, 5, "balanced")[1] / class_weights(y, 5, "balanced")[0] == pytest.approx(9.0)
     assert class_weights(y, 5, "sqrt")[1] / class_weights(y, 5, "sqrt")[0] == pytest.approx(3.0)
+
+
+def test_kaggle_csv_training_and_bad_rows(tmp_path, mitdb_dir, settings):
+    """CNN-4 trains from the Kaggle CSV format; a bad row stops the job naming its line before any training."""
+    from toolchain.errors import DataError
+    from toolchain.kaggle import build_kaggle_beats, write_kaggle_csv
+
+    train = build_kaggle_beats(mitdb_dir, ["101", "208"], edge="truncate")
+    test = build_kaggle_beats(mitdb_dir, ["100"], edge="truncate")
+    csv_dir = tmp_path / "csv"
+    csv_dir.mkdir()
+    write_kaggle_csv(csv_dir / "mitbih_train.csv", train.x, train.y)
+    write_kaggle_csv(csv_dir / "mitbih_test.csv", test.x, test.y)
+    result = run_training_job(params=TrainParams(epochs=1), version="k-csv", settings=settings, baselines=False,
+                              kaggle_csv=(csv_dir / "mitbih_train.csv", csv_dir / "mitbih_test.csv"))
+    assert result.card["data"]["construction"] == "kaggle"
+    assert result.card["metrics"]["int8_tflm"]["n"] == len(test.y)
+    inputs = verify.io_details((result.version_dir / "model_int8.tflite").read_bytes())["inputs"]
+    assert [d["shape"] for d in inputs] == [[1, 1, 187, 1]]
+
+    lines = (csv_dir / "mitbih_test.csv").read_text().splitlines()
+    lines[41] = ",".join(lines[41].split(",")[:-1] + ["7.0"])
+    (csv_dir / "mitbih_test.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"mitbih_test\.csv:42"):
+        run_training_job(params=TrainParams(epochs=1), version="k-bad", settings=settings, baselines=False,
+                         kaggle_csv=(csv_dir / "mitbih_train.csv", csv_dir / "mitbih_test.csv"))
+    assert not (settings.models_dir / "k-bad").exists()
