@@ -190,8 +190,14 @@ def _stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nda
 
 def make_splits(protocol: str, kind: str, data_dir: Path, cache_dir: Path | None, seed: int = 0,
                 train_records: tuple[str, ...] | None = None, test_records: tuple[str, ...] | None = None,
-                val_fraction: float = 0.1, test_fraction: float = 0.2, lead: str | int = DEFAULT_LEAD) -> Splits:
-    """Train/validation/test beats of a protocol. Record lists may be narrowed (tests train on small subsets)."""
+                val_fraction: float = 0.1, test_fraction: float = 0.2, lead: str | int = DEFAULT_LEAD,
+                val_records: tuple[str, ...] | None = None) -> Splits:
+    """Train/validation/test beats of a protocol. Record lists may be narrowed (tests train on small subsets).
+
+    Validation (early stopping) is a stratified `val_fraction` of the training beats, or, with `val_records`,
+    whole training patients held out (inter-patient only): early stopping then rewards generalising to new
+    patients rather than fitting the training patients better.
+    """
     if protocol == "inter-patient":
         train_records = tuple(train_records or DS1)
         test_records = tuple(test_records or DS2)
@@ -209,7 +215,14 @@ def make_splits(protocol: str, kind: str, data_dir: Path, cache_dir: Path | None
         train_records = test_records = records
     else:
         raise DataError(f"unknown protocol {protocol!r}", hint=f"use one of {', '.join(PROTOCOLS)}")
-    fit, val = _stratified_split(train_all.y, val_fraction, seed + 1)
+    if val_records:
+        if protocol != "inter-patient" or not set(val_records) <= set(train_records):
+            raise DataError(f"validation records {list(val_records)} must be training records of the "
+                            "inter-patient protocol")
+        held = np.isin(train_all.record, np.asarray(val_records))
+        fit, val = np.flatnonzero(~held), np.flatnonzero(held)
+    else:
+        fit, val = _stratified_split(train_all.y, val_fraction, seed + 1)
     return Splits(protocol, kind, train_all.subset(fit), train_all.subset(val), test, train_records, test_records,
                   seed)
 

@@ -3,8 +3,9 @@
 Layers are 2-D with a height of 1 (Conv2D with (1, k) kernels, MaxPooling2D (1, 2)) so that the converted model
 holds only CONV_2D, MAX_POOL_2D, RESHAPE, FULLY_CONNECTED, ADD and SOFTMAX: the op set the firmware's runtime
 implements. Batch normalisation is folded into the convolutions by the converter. With RR features the head adds
-a dense projection of the four RR features to the dense projection of the convolutional features (ADD with a
-fused ReLU) before the classifier.
+a dense projection of the RR features to the dense projection of the convolutional features (ADD with a
+fused ReLU) before the classifier; during training the convolutional branch is dropped as a whole for a share of
+the beats ("branch dropout") so that the RR path is learned on its own too.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Cnn4Config:
     kernel: int = 5
     dense: int = 32
     dropout: float = 0.3
+    branch_dropout: float = 0.5  # training only: drop the whole beat-shape branch of a beat with this probability
     n_classes: int = 5
 
     def as_params(self) -> dict:
@@ -44,6 +46,11 @@ def build_cnn4(cfg: Cnn4Config, batch_size: int | None = None):
     x = layers.Dense(cfg.dense, name="dense_beat")(x)
     inputs = [beat]
     if cfg.rr_features:
+        if cfg.branch_dropout:
+            # Zero the whole shape branch for a share of training beats, so the classifier must also learn to
+            # decide from the RR ratios alone: beat shapes are patient-specific, RR ratios generalise across
+            # patients (S beats look like N beats; they are early). Dropout is an identity at inference.
+            x = layers.Dropout(cfg.branch_dropout, noise_shape=(None, 1), name="branch_dropout")(x)
         rr = keras.Input((cfg.rr_features,), name="rr", batch_size=batch_size)
         inputs.append(rr)
         x = layers.Add(name="add_rr")([x, layers.Dense(cfg.dense, name="dense_rr")(rr)])

@@ -11,6 +11,7 @@ from toolchain.errors import ModelError
 from toolchain.model import Cnn4Config, build_cnn4
 
 CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")
+MAX_WEIGHT_RATIO = 50.0  # a class with a handful of beats (Q in DS1: 4) must not dominate the loss
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ class TrainParams:
 def class_weights(y: np.ndarray, n_classes: int, scheme: str) -> dict[int, float]:
     """Weights per class present in y: inverse frequency ("balanced"), its square root ("sqrt"), or none.
 
-    Normalised so that the weighted mean over the training beats is 1 (the loss keeps its scale).
+    No class weighs more than MAX_WEIGHT_RATIO times the lightest. Normalised so that the weighted mean over the
+    training beats is 1 (the loss keeps its scale).
     """
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
     present = counts > 0
@@ -49,6 +51,7 @@ def class_weights(y: np.ndarray, n_classes: int, scheme: str) -> dict[int, float
         inv = np.zeros(n_classes)
         inv[present] = counts[present].sum() / (present.sum() * counts[present])
         w = inv if scheme == "balanced" else np.sqrt(inv)
+        w[present] = np.minimum(w[present], MAX_WEIGHT_RATIO * w[present].min())
     w[~present] = 0.0
     mean = (w * counts).sum() / counts.sum()
     return {i: float(w[i] / mean) for i in range(n_classes) if present[i]}

@@ -139,3 +139,13 @@ def test_kaggle_csv_training_and_bad_rows(tmp_path, mitdb_dir, settings):
         run_training_job(params=TrainParams(epochs=1), version="k-bad", settings=settings, baselines=False,
                          kaggle_csv=(csv_dir / "mitbih_train.csv", csv_dir / "mitbih_test.csv"))
     assert not (settings.models_dir / "k-bad").exists()
+
+
+def test_class_weights_are_capped_for_nearly_absent_classes():
+    from toolchain.train import MAX_WEIGHT_RATIO
+
+    y = np.array([0] * 40000 + [1] * 800 + [4] * 4)
+    w = class_weights(y, 5, "balanced")
+    assert w[4] / w[0] == pytest.approx(MAX_WEIGHT_RATIO)
+    assert w[1] / w[0] == pytest.approx(50.0)  # 40000/800 sits exactly at the cap
+    assert (40000 * w[0] + 800 * w[1] + 4 * w[4]) / 40804 == pytest.approx(1.0)
