@@ -20,7 +20,9 @@ class Cnn4Config:
     kernel: int = 5
     dense: int = 32
     dropout: float = 0.3
-    branch_dropout: float = 0.5  # training only: drop the whole beat-shape branch of a beat with this probability
+    branch_dropout: float = 0.8  # training only: drop the whole beat-shape branch of a beat with this probability
+    rr_to_logits: bool = True  # a direct linear path from the RR features to the class logits
+    shape_l2: float = 1e-3  # L2 penalty on the beat-shape branch's dense layer
     n_classes: int = 5
 
     def as_params(self) -> dict:
@@ -43,7 +45,8 @@ def build_cnn4(cfg: Cnn4Config, batch_size: int | None = None):
         x = layers.MaxPooling2D((1, 2), name=f"pool{i + 1}")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(cfg.dropout, name="dropout_conv")(x)
-    x = layers.Dense(cfg.dense, name="dense_beat")(x)
+    x = layers.Dense(cfg.dense, kernel_regularizer=keras.regularizers.l2(cfg.shape_l2) if cfg.shape_l2 else None,
+                     name="dense_beat")(x)
     inputs = [beat]
     if cfg.rr_features:
         if cfg.branch_dropout:
@@ -57,6 +60,8 @@ def build_cnn4(cfg: Cnn4Config, batch_size: int | None = None):
     x = layers.ReLU(name="relu_head")(x)
     x = layers.Dropout(cfg.dropout, name="dropout_head")(x)
     x = layers.Dense(cfg.n_classes, name="logits")(x)
+    if cfg.rr_features and cfg.rr_to_logits:
+        x = layers.Add(name="add_rr_logits")([x, layers.Dense(cfg.n_classes, name="rr_logits")(rr)])
     out = layers.Softmax(name="scores")(x)
     return keras.Model(inputs, out, name="cnn4")
 

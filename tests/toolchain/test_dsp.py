@@ -100,13 +100,15 @@ def test_window_rejects_an_incomplete_stream():
         dsp.beat_window(np.zeros(200), 100)
 
 
-def test_rr_features_are_ratios_rounded_and_clamped():
+def test_rr_features_are_centred_ratios_rounded_and_clamped():
     # pre 0.5 s, post 1.0 s, running mean 0.8 s over 4 intervals
     f = dsp.rr_features(pre=180, post=360, long_sum=288 * 4, long_count=4)
-    assert f.tolist() == [40, 80, 32]  # 64*180/288 = 40, 64*360/288 = 80, 64*180/360 = 32
+    assert f.tolist() == [-96, 64, -128]  # 256*(180/288-1) = -96, 256*(360/288-1) = 64, 256*(0.5-1) clamps
     f = dsp.rr_features(pre=5000, post=10, long_sum=100, long_count=1)
-    assert f.tolist() == [127, 6, 127]
-    assert dsp.rr_features(pre=3, post=2, long_sum=2, long_count=1).tolist() == [96, 64, 96]  # halves round up
+    assert f.tolist() == [127, -128, 127]
+    assert dsp.rr_features(pre=300, post=300, long_sum=300, long_count=1).tolist() == [0, 0, 0]
+    # 256*(513/512-1) = 0.5 rounds away from zero, both ways
+    assert dsp.rr_features(pre=513, post=511, long_sum=512, long_count=1).tolist()[:2] == [1, -1]
 
 
 def test_beats_need_a_successor_and_use_the_first_interval_as_pre_rr(mitdb_dir):
