@@ -132,7 +132,7 @@ def train(
                               golden_dir=PROJECT_ROOT / "tests" / "contract" if golden else None,
                               kaggle_csv=(kaggle_csv / "mitbih_train.csv", kaggle_csv / "mitbih_test.csv")
                               if kaggle_csv else None)
-    _print_card(result.card)
+    _print_card(json.loads((result.version_dir / "card.json").read_text()))
     console.print(f"exported [bold]{result.version_dir}[/bold]; MLflow run {result.run_id}, "
                   f"registered version {result.model_version}")
 
@@ -319,6 +319,10 @@ def _load_plugins() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", category=UserWarning)  # TF/TFLite deprecation chatter, not for users
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     ui.enable(True)
     debug = os.environ.get("HEARTBEAT_DEBUG") == "1"
     try:

@@ -44,11 +44,14 @@ def quantize_int8(fixed_batch_model, calibration: list[dict[str, np.ndarray]], k
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
+    from toolchain.ui import captured_native_output
+
     try:
-        flatbuffer = converter.convert()
+        with captured_native_output() as converter_output:
+            flatbuffer = converter.convert()
     except Exception as exc:  # the converter raises several types
-        raise ModelError(f"int8 conversion failed: {exc}", hint="check the model's layers and calibration data") \
-            from exc
+        detail = "".join(converter_output).strip().splitlines()[-3:]
+        raise ModelError(f"int8 conversion failed: {exc}", hint="converter said: " + " | ".join(detail)) from exc
     if kind == "device":
         from toolchain.verify import io_details
 

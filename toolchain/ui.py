@@ -5,6 +5,7 @@ stay quiet.
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -38,3 +39,36 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
 def info(message: str) -> None:
     if _enabled:
         console.print(message)
+
+
+@contextlib.contextmanager
+def captured_native_output() -> Iterator[list[str]]:
+    """Capture what native libraries (the TF Lite converter, TFLM) print on fds 1 and 2.
+
+    Yields a list that holds the captured text afterwards; callers attach it to an error when the step fails, so
+    a successful step keeps the terminal clean and a failed one still shows the converter's own words.
+    """
+    import ctypes
+    import os
+    import sys
+    import tempfile
+
+    sink: list[str] = []
+    libc = ctypes.CDLL(None)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(tmp.fileno(), 1)
+            os.dup2(tmp.fileno(), 2)
+            yield sink
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            libc.fflush(None)
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+            tmp.seek(0)
+            sink.append(tmp.read().decode(errors="replace"))

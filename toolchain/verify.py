@@ -5,9 +5,7 @@ Inputs are matched to the model by rank: the beat window is the 4-D input ([1, 1
 """
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 
 import numpy as np
 
@@ -110,23 +108,12 @@ def arena_bytes(flatbuffer: bytes) -> int:
     """Tensor arena bytes TFLM actually allocates for the model (from its recording allocator)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    import ctypes
+    from toolchain.ui import captured_native_output
 
     it = runtime.Interpreter.from_bytes(flatbuffer)
-    libc = ctypes.CDLL(None)
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        saved = [os.dup(1), os.dup(2)]
-        try:
-            os.dup2(tmp.fileno(), 1)
-            os.dup2(tmp.fileno(), 2)
-            it.print_allocations()
-            libc.fflush(None)
-        finally:
-            for fd, copy in zip((1, 2), saved):
-                os.dup2(copy, fd)
-                os.close(copy)
-        tmp.seek(0)
-        text = tmp.read().decode(errors="replace")
+    with captured_native_output() as out:
+        it.print_allocations()
+    text = "".join(out)
     m = re.search(r"Arena allocation total (\d+) bytes", text)
     if not m:
         raise ModelError("TFLM did not report its arena size", hint=text[:200])
