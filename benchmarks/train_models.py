@@ -3,8 +3,8 @@ Kaggle construction, with the Random Forest and XGBoost baselines; reports wall 
 
     .venv/bin/python benchmarks/train_models.py [--epochs N] [--only inter|intra|kaggle]
 
-Each training is a normal `run_training_job`: exported to models/<version>/ and logged to MLflow. The results
-are written to .state/benchmarks/train_models.json.
+Each training is a normal `run_training_job`, logged to MLflow, exported to <state>/benchmarks/models/ (not to the
+repository's models/). The results are written to <state>/benchmarks/train_models.json.
 """
 from __future__ import annotations
 
@@ -33,12 +33,14 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(CONFIGS))
     args = ap.parse_args()
     ui.enable(True)
+    base = get_settings()
+    settings = base.model_copy(update={"models_dir": base.state_dir / "benchmarks" / "models"})
     out = {}
     for name, (protocol, kind) in CONFIGS.items():
         if args.only and name != args.only:
             continue
         t0 = time.time()
-        res = run_training_job(protocol, kind, TrainParams(epochs=args.epochs))
+        res = run_training_job(protocol, kind, TrainParams(epochs=args.epochs), settings=settings)
         m = res.card["metrics"]
         out[name] = {
             "version": res.version, "protocol": protocol, "kind": kind, "seconds": round(time.time() - t0, 1),
@@ -51,7 +53,7 @@ def main() -> None:
             "model_bytes": res.card["size_bytes"],
         }
         print(json.dumps(out[name], indent=2))
-    path = get_settings().state_dir / "benchmarks" / "train_models.json"
+    path = base.state_dir / "benchmarks" / "train_models.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2))
     print(f"wrote {path}")

@@ -138,34 +138,36 @@ def train(
 
 
 def _fmt(v) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
+    return "-" if v is None else f"{100 * v:.1f}"
+
+
+def _pair(stats: dict) -> str:
+    return f"{_fmt(stats['se'])}/{_fmt(stats['ppv'])}"
 
 
 def _print_card(card: dict) -> None:
     m = card["metrics"]
     runtimes = [("float", m.get("float")), ("int8 TF Lite", m.get("int8_tflite")), ("int8 TFLM", m.get("int8_tflm"))]
-    runtimes += [(name, rep) for name, rep in (m.get("baselines") or {}).items()]
-    table = Table(title=f"{card['name']} {card['version']} - {card['protocol']}, test beats "
-                        f"{card['data'].get('test_beats')} (%)")
-    table.add_column("model")
+    runtimes += [(name.replace("random_forest", "Random Forest").replace("xgboost", "XGBoost"), rep)
+                 for name, rep in (m.get("baselines") or {}).items()]
+    table = Table(title=f"{card['name']} {card['version']}: {card['protocol']}, {card['data'].get('test_beats')} "
+                        "test beats. Se/+P per class, %")
+    table.add_column("model", no_wrap=True)
     table.add_column("acc", justify="right")
     table.add_column("macro-F1", justify="right")
     for c in AAMI_CLASSES:
-        table.add_column(f"Se {c}", justify="right")
-        table.add_column(f"+P {c}", justify="right")
+        table.add_column(c, justify="right", no_wrap=True)
     for name, rep in runtimes:
-        if not rep:
-            continue
-        row = [name, _fmt(rep["accuracy"]), _fmt(rep["macro_f1"])]
-        for c in AAMI_CLASSES:
-            pc = rep["per_class"][c]
-            row += [_fmt(pc["se"]), _fmt(pc["ppv"])]
-        table.add_row(*row)
+        if rep:
+            table.add_row(name, _fmt(rep["accuracy"]), _fmt(rep["macro_f1"]),
+                          *[_pair(rep["per_class"][c]) for c in AAMI_CLASSES])
     console.print(table)
     cmp = m.get("tflite_vs_tflm") or {}
-    console.print(f"TF Lite vs TFLM: argmax agreement {_fmt(cmp.get('argmax_agreement'))}%, max difference "
-                  f"{cmp.get('max_lsb_difference')} LSB; arena {card.get('tflm_arena_bytes')} bytes; "
-                  f"model {card.get('size_bytes')} bytes; sha256 {card.get('sha256')}")
+    agreement = cmp.get("argmax_agreement")
+    console.print(f"TF Lite vs TFLM: argmax agreement {'-' if agreement is None else f'{100 * agreement:.3f}'}%, "
+                  f"largest score difference {cmp.get('max_lsb_difference')} LSB; TFLM arena "
+                  f"{card.get('tflm_arena_bytes')} bytes; model {card.get('size_bytes')} bytes; "
+                  f"sha256 {card.get('sha256')}")
 
 
 # ----------------------------------------------------------------------------------------------- evaluate
@@ -215,17 +217,18 @@ def evaluate(
 
 
 def _print_ec57(result: dict) -> None:
-    table = Table(title=f"Device pipeline, AAMI EC57 beat-by-beat (150 ms), {len(result['records'])} records (%)")
-    for col in ("record", "beats", "QRS Se", "QRS +P", *[f"{k} {c}" for c in AAMI_CLASSES[:4]
-                                                          for k in ("Se", "+P")]):
-        table.add_column(col, justify="right")
+    table = Table(title=f"Device pipeline on {len(result['records'])} records, AAMI EC57 beat-by-beat (150 ms). "
+                        "Se/+P, %")
+    table.add_column("record", no_wrap=True)
+    table.add_column("beats", justify="right")
+    table.add_column("QRS", justify="right", no_wrap=True)
+    for c in AAMI_CLASSES[:4]:
+        table.add_column(c, justify="right", no_wrap=True)
     rows = list(result["per_record"].items()) + [("all", result["overall"])]
     for rid, summary in rows:
         gross = summary["gross"]["per_class"]
-        row = [rid, str(summary["n_ref"]), _fmt(summary["qrs"]["se"]), _fmt(summary["qrs"]["ppv"])]
-        for c in AAMI_CLASSES[:4]:
-            row += [_fmt(gross[c]["se"]), _fmt(gross[c]["ppv"])]
-        table.add_row(*row)
+        table.add_row(rid, str(summary["n_ref"]), _pair(summary["qrs"]),
+                      *[_pair(gross[c]) for c in AAMI_CLASSES[:4]])
     console.print(table)
 
 
@@ -291,6 +294,9 @@ def golden(version: Annotated[str, typer.Option(help="models/<version> whose out
 
 
 # ----------------------------------------------------------------------------------------------- main job
+# DS2 records for the main job's pipeline run: clean rhythm, noise, F and V beats, S beats with long pauses
+MAIN_JOB_PIPELINE_RECORDS = ("100", "105", "213", "232")
+
 @app.command("main")
 def main_job(retrain: Annotated[bool, typer.Option(help="train a new model even if models/current exists")]
              = False) -> None:
@@ -309,7 +315,7 @@ def main_job(retrain: Annotated[bool, typer.Option(help="train a new model even 
     console.print(f"[green]verified[/green] models/{vdir.name} (sha256 {info.get('sha256', '')[:16]}...), "
                   "generated firmware/lib/model_data")
     evaluate(version=vdir.name, pipeline=False, records=None, json_out=None)
-    evaluate(version=vdir.name, pipeline=True, records="100,105,208,232", json_out=None)
+    evaluate(version=vdir.name, pipeline=True, records=",".join(MAIN_JOB_PIPELINE_RECORDS), json_out=None)
 
 
 def _load_plugins() -> None:
