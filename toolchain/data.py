@@ -29,7 +29,7 @@ from toolchain.mitdb import (ALL_RECORDS, AAMI_CLASSES, DEFAULT_LEAD, DS1, DS2, 
 KINDS = ("device", "kaggle")
 PROTOCOLS = ("inter-patient", "intra-patient")
 MATCH_TOLERANCE = int(round(0.150 * FS))  # 54 samples
-CACHE_FORMAT = "1"
+CACHE_FORMAT = "2"
 
 
 @dataclass
@@ -42,6 +42,8 @@ class BeatSet:
     y: np.ndarray
     record: np.ndarray
     sample: np.ndarray
+    pre_rr: np.ndarray  # int64 samples at 360 Hz to the previous beat (device: the first beat uses its post-RR)
+    post_rr: np.ndarray  # int64 samples at 360 Hz to the next beat
     stats: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -49,7 +51,7 @@ class BeatSet:
 
     def subset(self, idx: np.ndarray) -> "BeatSet":
         return BeatSet(self.kind, self.x[idx], None if self.rr is None else self.rr[idx], self.y[idx],
-                       self.record[idx], self.sample[idx], dict(self.stats))
+                       self.record[idx], self.sample[idx], self.pre_rr[idx], self.post_rr[idx], dict(self.stats))
 
     def model_inputs(self) -> dict[str, np.ndarray]:
         """Float inputs of the Keras model, keyed by input name ("beat" [n,1,L,1] and, for device, "rr" [n,4])."""
@@ -76,6 +78,8 @@ class BeatSet:
             np.concatenate([s.y for s in sets]),
             np.concatenate([s.record for s in sets]),
             np.concatenate([s.sample for s in sets]),
+            np.concatenate([s.pre_rr for s in sets]),
+            np.concatenate([s.post_rr for s in sets]),
         )
 
 
@@ -103,18 +107,28 @@ def device_beats_of_record(data_dir: Path, record_id: str, lead: str | int = DEF
     stats = {"record": record_id, "lead": rec.lead, "reference_beats": int(len(ref_samples)),
              "device_beats": int(len(beats.r)), "labelled": int(keep.sum())}
     return BeatSet("device", beats.windows[keep], beats.rr[keep], labels[keep],
-                   np.full(int(keep.sum()), record_id), beats.r[keep], stats)
+                   np.full(int(keep.sum()), record_id), beats.r[keep], beats.pre_rr[keep], beats.post_rr[keep], stats)
 
 
 def kaggle_beats_of_record(data_dir: Path, record_id: str, lead: str | int = DEFAULT_LEAD,
                            checksums: dict[str, str] | None = None) -> BeatSet:
     from toolchain.kaggle import build_kaggle_beats
 
-    verify_record_files(data_dir, record_id, checksums)
+    rec = load_record(data_dir, record_id, lead, checksums=checksums)
     kb = build_kaggle_beats(data_dir, [record_id], lead=lead, edge="truncate")  # closest to the published set
+    ref, _ = rec.beat_annotations()
+    pre_rr, post_rr = _annotated_rr(ref, kb.sample.astype(np.int64))
     return BeatSet("kaggle", kb.x.astype(np.float32), None, kb.y.astype(np.int64),
-                   np.asarray(kb.record).astype(str), kb.sample.astype(np.int64),
+                   np.asarray(kb.record).astype(str), kb.sample.astype(np.int64), pre_rr, post_rr,
                    {"record": record_id, "beats": int(len(kb.y))})
+
+
+def _annotated_rr(ref: np.ndarray, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pre- and post-RR of annotated beats from the record's full beat list (0 where there is no neighbour)."""
+    idx = np.searchsorted(ref, samples)
+    prev = np.where(idx > 0, ref[np.maximum(idx - 1, 0)], samples)
+    nxt = np.where(idx + 1 < len(ref), ref[np.minimum(idx + 1, len(ref) - 1)], samples)
+    return (samples - prev).astype(np.int64), (nxt - samples).astype(np.int64)
 
 
 def _cache_key(kind: str, records: tuple[str, ...], lead: str | int, data_dir: Path) -> str:
@@ -136,7 +150,8 @@ def build_beats(kind: str, records: tuple[str, ...], data_dir: Path, lead: str |
     if path is not None and path.exists():
         with np.load(path, allow_pickle=False) as z:
             rr = z["rr"] if z["rr"].size else None
-            return BeatSet(kind, z["x"], rr, z["y"], z["record"], z["sample"], json.loads(str(z["stats"])))
+            return BeatSet(kind, z["x"], rr, z["y"], z["record"], z["sample"], z["pre_rr"], z["post_rr"],
+                           json.loads(str(z["stats"])))
     checksums = read_checksums(data_dir)
     per_record = device_beats_of_record if kind == "device" else kaggle_beats_of_record
     parts = [per_record(data_dir, r, lead, checksums) for r in ui.track(records, f"Building {kind} beats")]
@@ -146,7 +161,8 @@ def build_beats(kind: str, records: tuple[str, ...], data_dir: Path, lead: str |
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
         np.savez_compressed(tmp, x=out.x, rr=out.rr if out.rr is not None else np.zeros(0, np.int8), y=out.y,
-                            record=out.record, sample=out.sample, stats=json.dumps(out.stats))
+                            record=out.record, sample=out.sample, pre_rr=out.pre_rr, post_rr=out.post_rr,
+                            stats=json.dumps(out.stats))
         tmp.replace(path)
     return out
 
@@ -234,8 +250,9 @@ def splits_from_kaggle_csv(train_csv: Path, test_csv: Path, seed: int = 0, val_f
     parts = []
     for path in (train_csv, test_csv):
         x, y = read_kaggle_csv(path)
+        unknown = np.zeros(len(y), dtype=np.int64)  # the CSV format carries no RR intervals
         parts.append(BeatSet("kaggle", x, None, y, np.full(len(y), Path(path).name), np.arange(len(y)),
-                             {"csv": str(path)}))
+                             unknown, unknown, {"csv": str(path)}))
     fit, val = _stratified_split(parts[0].y, val_fraction, seed + 1)
     return Splits("intra-patient", "kaggle", parts[0].subset(fit), parts[0].subset(val), parts[1],
                   (str(train_csv),), (str(test_csv),), seed)

@@ -149,6 +149,10 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
             golden.write_json(golden_dir / "model_golden.json",
                               golden.model_vectors(flatbuffer, sha, version, dsp_golden))
         run.log_metrics(metrics)
+        with tempfile.TemporaryDirectory() as tmp:
+            float_path = Path(tmp) / "model_float.keras"  # the float model stays reproducible from the run
+            result.model.save(float_path)
+            run.log_artifacts([float_path], artifact_path="float")
         info = run.finish(register=register, model_dir=version_dir)
     if info.run_id != card["mlflow_run_id"]:
         raise ModelError("MLflow run changed during the job", where=version)

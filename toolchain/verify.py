@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from toolchain import ui
 from toolchain.errors import ModelError
 
 OPS_SUPPORTED_BY_DEVICE = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "ADD", "SOFTMAX")
@@ -78,7 +79,7 @@ def run_tflite(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> np.ndarray:
     out_index = interp.get_output_details()[0]["index"]
     n = q[0].shape[0]
     result = np.zeros((n, interp.get_output_details()[0]["shape"][-1]), dtype=np.int8)
-    for i in range(n):
+    for i in ui.track(range(n), "int8 model under TF Lite"):
         for d, arr in zip(model_order, q):
             interp.set_tensor(by_rank[len(d["shape"])], arr[i:i + 1])
         interp.invoke()
@@ -96,7 +97,7 @@ def run_tflm(flatbuffer: bytes, inputs: dict[str, np.ndarray] | None = None,
     n = q[0].shape[0]
     n_out = int(it.get_output_details(0)["shape"][-1])
     result = np.zeros((n, n_out), dtype=np.int8)
-    for i in range(n):
+    for i in ui.track(range(n), "int8 model under TFLite Micro"):
         for j, arr in enumerate(q):
             it.set_input(arr[i:i + 1], j)
         it.invoke()

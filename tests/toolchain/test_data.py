@@ -139,3 +139,16 @@ def test_unknown_protocol_and_kind_are_refused(mitdb_dir):
         data.make_splits("leave-one-out", "device", mitdb_dir, None)
     with pytest.raises(DataError, match="unknown beat construction"):
         data.build_beats("wavelet", ("100",), mitdb_dir)
+
+
+def test_beats_keep_their_rr_intervals(mitdb_dir, session_cache):
+    dev = data.build_beats("device", ("100",), mitdb_dir, cache_dir=session_cache)
+    assert (dev.pre_rr > 0).all() and (dev.post_rr > 0).all()
+    follows = dev.sample[:-1] + dev.post_rr[:-1] == dev.sample[1:]
+    assert follows.mean() > 0.99  # consecutive labelled beats: post-RR reaches the next beat
+    assert np.array_equal(dev.pre_rr[1:][follows], dev.post_rr[:-1][follows])
+    kag = data.build_beats("kaggle", ("100",), mitdb_dir, cache_dir=session_cache)
+    ref, _ = load_record(mitdb_dir, "100").beat_annotations()
+    k = 10
+    i = int(np.searchsorted(ref, kag.sample[k]))
+    assert kag.pre_rr[k] == ref[i] - ref[i - 1] and kag.post_rr[k] == ref[i + 1] - ref[i]

@@ -78,6 +78,10 @@ def test_mlflow_run_and_registered_version(job):
     run = MlflowClient(settings.tracking_uri).get_run(result.run_id)
     assert run.data.params["epochs"] == "3" and run.data.params["train_records"] == ",".join(TRAIN)
     assert "tflm_macro_f1" in run.data.metrics and "xgboost_accuracy" in run.data.metrics
+    client = MlflowClient(settings.tracking_uri)
+    assert [a.path for a in client.list_artifacts(result.run_id, "float")] == ["float/model_float.keras"]
+    model_files = {a.path for a in client.list_artifacts(result.run_id, "model")}
+    assert {"model/model_int8.tflite", "model/card.json", "model/model_data.c"} <= model_files
 
 
 def test_golden_model_vectors_are_the_tflm_outputs(job):
