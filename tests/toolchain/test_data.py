@@ -152,3 +152,12 @@ def test_beats_keep_their_rr_intervals(mitdb_dir, session_cache):
     k = 10
     i = int(np.searchsorted(ref, kag.sample[k]))
     assert kag.pre_rr[k] == ref[i] - ref[i - 1] and kag.post_rr[k] == ref[i + 1] - ref[i]
+
+
+def test_corrupt_record_byte_is_caught_by_the_checksum(tmp_path, mitdb_dir):
+    d = _copy_record(mitdb_dir, tmp_path / "db", rid="208")
+    raw = bytearray((d / "208.atr").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (d / "208.atr").write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=r"corrupt.*208\.atr"):
+        load_record(d, "208")

@@ -153,3 +153,19 @@ def test_class_weights_are_capped_for_nearly_absent_classes():
     assert w[4] / w[0] == pytest.approx(MAX_WEIGHT_RATIO)
     assert w[1] / w[0] == pytest.approx(50.0)  # 40000/800 sits exactly at the cap
     assert (40000 * w[0] + 800 * w[1] + 4 * w[4]) / 40804 == pytest.approx(1.0)
+
+
+def test_training_beats_chance_on_a_tiny_set(mitdb_dir, session_cache):
+    """Intra-patient on two records, a few epochs: well above the majority class and above chance per class."""
+    from toolchain.data import make_splits
+    from toolchain.metrics import classification_report
+    from toolchain.train import predict_float, train_cnn4
+
+    splits = make_splits("intra-patient", "device", mitdb_dir, session_cache, seed=2,
+                         train_records=("119", "208"))
+    result = train_cnn4(splits, TrainParams(epochs=4, seed=2))
+    pred = predict_float(result.model, splits.test.model_inputs()).argmax(axis=1)
+    report = classification_report(splits.test.y, pred)
+    majority = max(splits.test.class_counts().values()) / len(splits.test)
+    assert report["accuracy"] > majority + 0.5 * (1 - majority)
+    assert report["per_class"]["V"]["se"] > 0.8 and report["per_class"]["N"]["se"] > 0.8
