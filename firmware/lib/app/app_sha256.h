@@ -1,0 +1,39 @@
+/*
+ * app_sha256.h - SHA-256 (FIPS 180-4) of a buffer, for the start-up check of the model array against
+ * the sha256 the build recorded (HB_MODEL_SHA256). Portable C, no tables in RAM, no malloc.
+ */
+#ifndef APP_SHA256_H
+#define APP_SHA256_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define APP_SHA256_SIZE 32u
+
+typedef struct {
+    uint32_t h[8];
+    uint64_t total;     /* bytes hashed */
+    uint8_t block[64];
+    uint8_t used;       /* bytes in block */
+} app_sha256_t;
+
+void app_sha256_init(app_sha256_t *s);
+void app_sha256_update(app_sha256_t *s, const uint8_t *data, size_t len);
+void app_sha256_final(app_sha256_t *s, uint8_t digest[APP_SHA256_SIZE]);
+
+/* The digest of `len` bytes in one call. */
+void app_sha256(const uint8_t *data, size_t len, uint8_t digest[APP_SHA256_SIZE]);
+
+/* Parses 64 hex digits (either case) into 32 bytes; false (and *out untouched) otherwise. */
+bool app_sha256_from_hex(const char *hex, uint8_t out[APP_SHA256_SIZE]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* APP_SHA256_H */

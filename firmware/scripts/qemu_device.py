@@ -1,0 +1,305 @@
+"""Host side of the emulated device: build the `qemu` image, run it in QEMU and talk the wire protocol to it.
+
+Used by the software-in-the-loop test (tests/firmware/test_sil.py) and the device budget benchmark
+(benchmarks/device_budget.py); plain Python plus pyserial and edge_bridge.wire, no test framework.
+
+    elf = build_image(workspace)                          # `pio run -e qemu` in a PlatformIO workspace
+    with QemuDevice(elf) as dev:                          # QEMU mps2-an386, UART0 on a free TCP port
+        hello = dev.wait_for(lambda f: isinstance(f.message, wire.Hello))
+        dev.send(wire.GetStatus())
+        ...
+
+QEMU's flags come from the board manifest (firmware/platforms/qemu-cortex-m4f/boards/mps2_an386.json, the
+same place the upload target and the test runner read them): `-icount shift=0`, semihosting. The UART is
+`-serial tcp:127.0.0.1:PORT,server=on,wait=on` (QEMU waits for the client, so no byte is lost) opened with
+pyserial as `socket://127.0.0.1:PORT`. A reader thread decodes everything the device sends, all the time
+(docs/protocol.md 3.5: a host blocked in write and a device blocked in write would otherwise wait for each
+other for ever).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import serial  # noqa: E402  (pyserial)
+
+from edge_bridge import wire  # noqa: E402
+
+BOARD_JSON = REPO / "firmware" / "platforms" / "qemu-cortex-m4f" / "boards" / "mps2_an386.json"
+SYSTICK_HZ = 25_000_000  # mps2-an386 core clock: the BEAT cost unit
+PIO_TIMEOUT_S = 900
+
+
+class DeviceError(RuntimeError):
+    """The emulated device or its build did not do what was needed; the message says what."""
+
+
+def pio_environ(workspace: Path | None = None) -> dict:
+    env = dict(os.environ)
+    env["PLATFORMIO_CORE_DIR"] = str(Path(os.environ.get("PLATFORMIO_CORE_DIR") or REPO / ".state" / "platformio"))
+    env["PLATFORMIO_DISABLE_UPGRADE_CHECK"] = "true"
+    env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "no"
+    env.pop("PLATFORMIO_BUILD_DIR", None)
+    env.pop("PLATFORMIO_UPLOAD_PORT", None)
+    if workspace is not None:
+        env["PLATFORMIO_WORKSPACE_DIR"] = str(workspace)
+    return env
+
+
+def pio_path() -> Path:
+    path = REPO / ".venv" / "bin" / "pio"
+    missing = [str(path)] if not path.exists() else []
+    missing += [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
+    if missing:
+        raise DeviceError("firmware toolchain incomplete, missing: %s; run `bash scripts/setup.sh`" % ", ".join(missing))
+    return path
+
+
+def build(environment: str, workspace: Path, extra_env: dict | None = None) -> tuple[int, str]:
+    """`pio run -e <environment>` in `workspace`; returns (exit status, output)."""
+    env = pio_environ(workspace)
+    env.update(extra_env or {})
+    proc = subprocess.run(
+        [str(pio_path()), "run", "-e", environment], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=PIO_TIMEOUT_S, check=False,
+    )
+    return proc.returncode, proc.stdout
+
+
+def build_image(workspace: Path, environment: str = "qemu") -> Path:
+    """Builds an image and returns its ELF; DeviceError with the build output when the build fails."""
+    rc, out = build(environment, workspace)
+    elf = Path(workspace) / "build" / environment / "firmware.elf"
+    if rc != 0 or not elf.exists():
+        raise DeviceError("`pio run -e %s` failed (status %d):\n%s" % (environment, rc, out[-4000:]))
+    return elf
+
+
+def qemu_command(elf: Path, serial_port: int, icount_shift: int | None = None,
+                 monitor_port: int | None = None) -> list[str]:
+    board = json.loads(BOARD_JSON.read_text())
+    qemu = board["qemu"]
+    flags = list(qemu.get("flags", []))
+    if icount_shift is not None:
+        i = flags.index("-icount")
+        flags[i + 1] = re.sub(r"shift=\d+", "shift=%d" % icount_shift, flags[i + 1])
+    cmd = [qemu["system"], "-M", qemu["machine"], "-nographic"]
+    cmd += ["-monitor", "tcp:127.0.0.1:%d,server=on,wait=off" % monitor_port] if monitor_port else ["-monitor", "none"]
+    cmd += flags + ["-kernel", str(elf), "-serial", "tcp:127.0.0.1:%d,server=on,wait=on" % serial_port]
+    return cmd
+
+
+def free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    """One frame from the device, with the moment the host decoded it."""
+
+    seq: int
+    message: wire.Message
+    t: float
+
+
+class QemuDevice:
+    """The firmware running in QEMU, its UART on a TCP socket, a reader thread decoding what it sends."""
+
+    def __init__(self, elf: Path, icount_shift: int | None = None, monitor: bool = False, log_path: Path | None = None):
+        self.elf = Path(elf)
+        self.port = free_tcp_port()
+        self.monitor_port = free_tcp_port() if monitor else None
+        self.cmd = qemu_command(self.elf, self.port, icount_shift, self.monitor_port)
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.link: serial.SerialBase | None = None
+        self.frames: list[Received] = []
+        self.rejects: list[wire.Reject] = []
+        self.decoder = wire.Decoder(wire.Accepts.DEVICE_TO_HOST)
+        self.host_seq = 0
+        self._cond = threading.Condition()
+        self._reader: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._write_lock = threading.Lock()
+        self.bytes_received = 0
+
+    # -- life cycle ---------------------------------------------------------------------------------
+    def start(self) -> "QemuDevice":
+        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        if self.log_path:
+            log.close()
+        self.connect()
+        return self
+
+    def connect(self, timeout_s: float = 30.0) -> None:
+        """(Re)connects to the UART socket and starts the reader; sends the session start (0x00)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise DeviceError("QEMU exited with status %s before accepting a connection" % self.proc.returncode)
+            try:
+                self.link = serial.serial_for_url("socket://127.0.0.1:%d" % self.port, timeout=0.2)
+                break
+            except serial.SerialException:
+                if time.monotonic() > deadline:
+                    raise DeviceError("QEMU never listened on 127.0.0.1:%d" % self.port) from None
+                time.sleep(0.05)
+        self.decoder = wire.Decoder(wire.Accepts.DEVICE_TO_HOST)  # a new connection: a new byte stream
+        self.host_seq = 0
+        self._stop.clear()
+        self._reader = threading.Thread(target=self._read_loop, name="qemu-uart-reader", daemon=True)
+        self._reader.start()
+        self.write_raw(b"\x00")
+
+    def disconnect(self) -> None:
+        """Closes the link (the device keeps running; QEMU listens for the next client)."""
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+
+    def close(self) -> None:
+        self.disconnect()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> "QemuDevice":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        link = self.link
+        while not self._stop.is_set():
+            try:
+                data = link.read(4096)
+            except (serial.SerialException, OSError, TypeError, AttributeError):
+                return
+            if not data:
+                continue
+            events = self.decoder.feed_events(data)
+            now = time.monotonic()
+            with self._cond:
+                self.bytes_received += len(data)
+                for ev in events:
+                    if isinstance(ev, wire.Frame):
+                        self.frames.append(Received(ev.seq, ev.message, now))
+                    else:
+                        self.rejects.append(ev)
+                self._cond.notify_all()
+
+    def wait_for(self, predicate: Callable[[Received], bool], timeout_s: float = 60.0, start: int = 0) -> Received:
+        """The first received frame (from index `start` on) that satisfies `predicate`; waits for it."""
+        deadline = time.monotonic() + timeout_s
+        index = start
+        with self._cond:
+            while True:
+                while index < len(self.frames):
+                    if predicate(self.frames[index]):
+                        return self.frames[index]
+                    index += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DeviceError("no matching frame from the device within %.0f s (%d frames received)"
+                                      % (timeout_s, len(self.frames)))
+                self._cond.wait(timeout=min(left, 0.5))
+
+    def mark(self) -> int:
+        """Index of the next frame to arrive (for wait_for(start=...))."""
+        with self._cond:
+            return len(self.frames)
+
+    def of_type(self, cls: type, start: int = 0) -> list[Received]:
+        with self._cond:
+            return [f for f in self.frames[start:] if isinstance(f.message, cls)]
+
+    # -- writing ------------------------------------------------------------------------------------
+    def write_raw(self, data: bytes) -> None:
+        with self._write_lock:
+            self.link.write(data)
+            self.link.flush()
+
+    def send(self, msg: wire.Message) -> int:
+        """Sends a host message with the next host seq; returns that seq."""
+        with self._write_lock:
+            self.host_seq += 1
+            seq = self.host_seq
+            self.link.write(wire.encode(msg, seq))
+        return seq
+
+    def request(self, msg: wire.Message, answer: type, timeout_s: float = 60.0) -> Received:
+        """Sends `msg` and waits for the next frame of type `answer`."""
+        start = self.mark()
+        self.send(msg)
+        return self.wait_for(lambda f: isinstance(f.message, answer), timeout_s, start)
+
+    def status(self, timeout_s: float = 60.0) -> wire.Status:
+        return self.request(wire.GetStatus(), wire.Status, timeout_s).message
+
+    # -- memory (QEMU monitor) -----------------------------------------------------------------------
+    def read_words(self, address: int, count: int) -> list[int]:
+        """Reads `count` 32-bit words of the device's memory through the QEMU monitor (monitor=True)."""
+        if self.monitor_port is None:
+            raise DeviceError("QemuDevice(monitor=True) is needed to read memory")
+        words: dict[int, int] = {}
+        with socket.create_connection(("127.0.0.1", self.monitor_port), timeout=30) as sock:
+            buf = b""
+            sock.sendall(b"xp /%dwx 0x%x\n" % (count, address))
+            deadline = time.monotonic() + 60
+            last = address + 4 * (count - 1)
+            while last not in words and time.monotonic() < deadline:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buf += chunk
+                for m in re.finditer(rb"([0-9a-f]{8,16}):((?:\s+0x[0-9a-f]{8})+)", buf):
+                    base = int(m.group(1), 16)
+                    for i, w in enumerate(re.findall(rb"0x([0-9a-f]{8})", m.group(2))):
+                        words[base + 4 * i] = int(w, 16)
+        if last not in words:
+            raise DeviceError("the QEMU monitor did not return the memory at 0x%x" % address)
+        return [words[address + 4 * i] for i in range(count)]
+
+
+def elf_symbols(elf: Path, names: tuple[str, ...]) -> dict[str, int]:
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    found = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in names:
+            found[parts[2]] = int(parts[0], 16)
+    return found
+
+
+def elf_sizes(elf: Path) -> dict[str, int]:
+    """text, data, bss (bytes) of an image, from arm-none-eabi-size (Berkeley format)."""
+    out = subprocess.run(["arm-none-eabi-size", "-B", "-d", str(elf)], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    text, data, bss = (int(x) for x in out[1].split()[:3])
+    return {"text": text, "data": data, "bss": bss}
