@@ -463,6 +463,10 @@ static void on_resend(app_t *app, uint32_t after_seq)
 
 static void on_frame(app_t *app, const wire_msg_t *msg, uint32_t host_seq)
 {
+    if (msg->type != WIRE_T_SAMPLES) {
+        /* answers reflect every sample received before the request; CONFIG applies from the next one */
+        (void)app_process(app, APP_SAMPLE_FIFO_LEN);
+    }
     switch (msg->type) {
     case WIRE_T_SAMPLES:
         on_samples(app, &msg->u.samples, host_seq);
@@ -508,6 +512,7 @@ static void on_reject(app_t *app, const wire_event_t *ev)
     if (!ev->has_header) {
         return;
     }
+    (void)app_process(app, APP_SAMPLE_FIFO_LEN);
     char text[WIRE_STR_MAX + 1];
     text_t t = {text, 0};
     uint16_t code;

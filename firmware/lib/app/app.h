@@ -22,6 +22,11 @@
  * callback's delta around mr_invoke(): core clock cycles (SysTick at 25 MHz on mps2-an386, 64 MHz on the
  * nRF52840); under QEMU -icount shift=N, instructions = cost x 40 / 2^N on mps2-an386.
  *
+ * Order: before it handles any frame other than SAMPLES, app_rx() runs the signal path over every sample
+ * already received, so an answer (STATUS, the replay of RESEND, an ERROR) reflects all samples sent before
+ * the request and a CONFIG applies from the first sample after it: the device's output is a function of
+ * the byte stream it received, whatever the timing.
+ *
  * Back-pressure: app_rx() stops taking bytes while the sample FIFO has no room for a whole SAMPLES frame,
  * so the caller leaves them in the UART until app_process() has worked through what it holds; no sample
  * is ever dropped. All state is in app_t (fixed size, no malloc); the arena is the caller's.
