@@ -17,6 +17,7 @@ from toolchain.mitdb import DEFAULT_LEAD, FS, load_record
 # (record, start second, seconds): normal rhythm, frequent V and F beats, long pauses, noise, S beats.
 SEGMENTS: tuple[tuple[str, int, int], ...] = (
     ("100", 0, 30), ("208", 60, 30), ("232", 120, 30), ("105", 300, 30), ("209", 0, 30),
+    ("200", 480, 30),  # a search-back that must run before that sample's own candidate
 )
 
 
