@@ -3,8 +3,8 @@
  *
  * Boot: the port, a human-readable boot line (the protocol's session start, a 0x00, makes a receiver drop
  * it), then the boot id: the device waits up to APP_BOOT_ID_WAIT_MS for the host's first byte and mixes the
- * cycle counter at its arrival into the id (under QEMU, and on a board, that moment differs from boot to
- * boot). app_init() validates the model and sends 0x00 + HELLO (+ ERROR if the model is refused); the byte
+ * cycle counter at its arrival with board_entropy() (the host clock under QEMU, the RNG on the nRF52840):
+ * an emulated machine starts identically every time, and the host's byte is often already waiting. app_init() validates the model and sends 0x00 + HELLO (+ ERROR if the model is refused); the byte
  * that arrived goes to the application like any other.
  *
  * Loop: hand the received bytes to the application (it stops taking them while its sample FIFO has no
@@ -63,7 +63,7 @@ int main(void)
     port_uart_write(BOOT_LINE, strlen(BOOT_LINE));
 
     size_t pending = port_uart_read(s_rx, sizeof s_rx, APP_BOOT_ID_WAIT_MS);
-    uint32_t boot_id = mix32(board_cycles() ^ mix32(port_tick_ms() + (uint32_t)pending * 0x9E3779B9u));
+    uint32_t boot_id = mix32(board_cycles() ^ mix32(board_entropy() + (uint32_t)pending * 0x9E3779B9u));
 
     static const app_io_t io = {io_write, io_now_ms, io_cycles, NULL};
     const app_params_t params = {

@@ -144,6 +144,38 @@ def assert_equal_to_twin(got, want):
 # ---------------------------------------------------------------------------------------------------------------
 # tests
 # ---------------------------------------------------------------------------------------------------------------
+def test_build_fails_when_the_model_files_disagree_with_the_card(tmp_path):
+    """firmware/scripts/gen_model_data.py verifies models/current before generating firmware/lib/model_data."""
+    import shutil
+
+    current = (REPO / "models" / "current").resolve()
+    models = tmp_path / "models"
+    shutil.copytree(current, models / current.name)
+    (models / "current").symlink_to(current.name)
+    lib = REPO / "firmware" / "lib" / "model_data"
+    before = {p.name: p.read_bytes() for p in lib.iterdir()} if lib.is_dir() else {}
+
+    tflite = models / current.name / "model_int8.tflite"
+    data = bytearray(tflite.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of the weights
+    tflite.write_bytes(bytes(data))
+    rc, out = qemu_device.build("qemu", tmp_path / "ws", {"HEARTBEAT_MODELS_DIR": str(models)})
+    assert rc != 0, out
+    assert "model library not generated" in out and "model_int8.tflite has sha256" in out, out
+    assert not (tmp_path / "ws" / "build" / "qemu" / "firmware.elf").exists()
+    after = {p.name: p.read_bytes() for p in lib.iterdir()} if lib.is_dir() else {}
+    assert after == before  # nothing was generated from the bad model
+
+    # a model file that agrees with itself but not with the card's sha256 (the card edited)
+    tflite.write_bytes(current.joinpath("model_int8.tflite").read_bytes())
+    card_path = models / current.name / "card.json"
+    card = json.loads(card_path.read_text())
+    card["sha256"] = "0" * 64
+    card_path.write_text(json.dumps(card))
+    rc, out = qemu_device.build("qemu", tmp_path / "ws", {"HEARTBEAT_MODELS_DIR": str(models)})
+    assert rc != 0 and "card.json says sha256 " + "0" * 64 in out, out
+
+
 def test_device_beats_match_the_annotations_and_the_twin(device, mitdb_dir, card, flatbuffer):
     from toolchain.metrics import match_beats
 
@@ -186,6 +218,17 @@ def test_device_beats_match_the_annotations_and_the_twin(device, mitdb_dir, card
     assert min(costs) > 0
     print(f"\nSIL record 100, {STREAM_S} s: {len(got)} beats, Se {se:.4f}, +P {ppv:.4f}, "
           f"median inference {int(np.median(costs)) * 40} instructions, {wall_s:.1f} s wall")
+
+
+def test_every_boot_has_its_own_boot_id(image, tmp_path):
+    ids = []
+    for k in range(2):
+        with QemuDevice(image, log_path=tmp_path / f"boot{k}.log") as dev:
+            hello = _hello(dev)
+            again = dev.request(wire.HelloRequest(), wire.Hello).message
+            assert again.boot_id == hello.boot_id  # the same boot answers with the same id
+            ids.append(hello.boot_id)
+    assert ids[0] != ids[1] and 0 not in ids
 
 
 def test_bad_input_gives_errors_or_counters_and_the_device_goes_on(device, mitdb_dir, flatbuffer):
