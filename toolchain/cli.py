@@ -119,6 +119,10 @@ def train(
     golden: Annotated[bool, typer.Option(help="rewrite tests/contract golden vectors for this model")] = False,
     kaggle_csv: Annotated[Optional[Path], typer.Option(help="train on a Kaggle-format CSV folder "
                                                             "(mitbih_train.csv, mitbih_test.csv) instead")] = None,
+    branch_dropout: Annotated[Optional[float], typer.Option(help="share of training beats whose shape branch is "
+                                                                 "dropped (default 0.8; 0 for intra-patient)")] = None,
+    shape_l2: Annotated[Optional[float], typer.Option(help="L2 on the shape branch's dense layer (default 1e-3)")]
+    = None,
 ) -> None:
     """Train CNN-4, quantize to int8, verify under TFLM, evaluate, export to models/ and log to MLflow."""
     from toolchain.job import run_training_job
@@ -131,7 +135,9 @@ def train(
                               test_records=_records(test_records), baselines=baselines, make_current=current,
                               golden_dir=PROJECT_ROOT / "tests" / "contract" if golden else None,
                               kaggle_csv=(kaggle_csv / "mitbih_train.csv", kaggle_csv / "mitbih_test.csv")
-                              if kaggle_csv else None)
+                              if kaggle_csv else None,
+                              model_overrides={k: v for k, v in (("branch_dropout", branch_dropout),
+                                                                 ("shape_l2", shape_l2)) if v is not None})
     _print_card(json.loads((result.version_dir / "card.json").read_text()))
     console.print(f"exported [bold]{result.version_dir}[/bold]; MLflow run {result.run_id}, "
                   f"registered version {result.model_version}")

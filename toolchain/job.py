@@ -27,6 +27,22 @@ class JobResult:
     card: dict
 
 
+def default_config(splits, overrides: dict | None = None):
+    """CNN-4's configuration for the splits' inputs, with any overrides (unknown keys are refused)."""
+    from dataclasses import fields, replace
+
+    from toolchain.model import Cnn4Config
+
+    base = Cnn4Config(window_len=splits.train.x.shape[1],
+                      rr_features=0 if splits.train.rr is None else splits.train.rr.shape[1])
+    overrides = dict(overrides or {})
+    unknown = set(overrides) - {f.name for f in fields(Cnn4Config)}
+    if unknown:
+        raise ModelError(f"unknown model settings {sorted(unknown)}",
+                         hint=f"use {', '.join(f.name for f in fields(Cnn4Config))}")
+    return replace(base, **overrides)
+
+
 def default_version(protocol: str, kind: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     short = "inter" if protocol == "inter-patient" else "intra"
@@ -38,7 +54,8 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
                      train_records: tuple[str, ...] | None = None, test_records: tuple[str, ...] | None = None,
                      baselines: bool = True, make_current: bool = False, register: bool = True,
                      golden_dir: Path | None = None, lead: str | int = DEFAULT_LEAD,
-                     extra_params: dict | None = None, kaggle_csv: tuple[Path, Path] | None = None) -> JobResult:
+                     extra_params: dict | None = None, kaggle_csv: tuple[Path, Path] | None = None,
+                     model_overrides: dict | None = None) -> JobResult:
     from toolchain import registry, verify
     from toolchain.baselines import run_baselines
     from toolchain.evaluate import evaluate_models, flat_metrics
@@ -75,7 +92,9 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
             next(epochs, None)
             run.log_metrics({f"train_{k}": float(v) for k, v in (logs or {}).items()}, step=epoch)
 
-        result = train_cnn4(splits, params, on_epoch=on_epoch)
+        cfg = default_config(splits, model_overrides)
+        run.log_params({f"model.{k}": v for k, v in cfg.as_params().items()})
+        result = train_cnn4(splits, params, cfg=cfg, on_epoch=on_epoch)
         for _ in epochs:  # early stopping: finish the bar
             pass
         ui.info("Quantizing to full int8 (calibration on the training split)")

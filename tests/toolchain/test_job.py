@@ -169,3 +169,11 @@ def test_training_beats_chance_on_a_tiny_set(mitdb_dir, session_cache):
     majority = max(splits.test.class_counts().values()) / len(splits.test)
     assert report["accuracy"] > majority + 0.5 * (1 - majority)
     assert report["per_class"]["V"]["se"] > 0.8 and report["per_class"]["N"]["se"] > 0.8
+
+
+def test_unknown_model_setting_is_refused(settings):
+    from toolchain.errors import ModelError
+
+    with pytest.raises(ModelError, match="unknown model settings.*'dropuot'"):
+        run_training_job(params=TrainParams(epochs=1), settings=settings, train_records=("100",),
+                         test_records=("103",), baselines=False, model_overrides={"dropuot": 0.1})
