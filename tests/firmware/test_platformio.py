@@ -226,16 +226,6 @@ def _free_tcp_port():
         return sock.getsockname()[1]
 
 
-def _recv_exactly(sock, count):
-    data = b""
-    while len(data) < count:
-        chunk = sock.recv(count - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data
-
-
 def _recv_line(sock):
     data = b""
     while not data.endswith(b"\n"):
@@ -246,7 +236,7 @@ def _recv_line(sock):
     return data
 
 
-def test_upload_starts_qemu_and_the_firmware_boots_and_echoes_over_tcp(pio, pio_env, tmp_path):
+def test_upload_starts_qemu_and_the_firmware_boots_and_speaks_the_protocol_over_tcp(pio, pio_env, tmp_path):
     version = re.search(
         r'#define APP_FW_VERSION "([^"]+)"', (REPO / "firmware/include/app_config.h").read_text()
     ).group(1)
@@ -276,9 +266,17 @@ def test_upload_starts_qemu_and_the_firmware_boots_and_echoes_over_tcp(pio, pio_
             sock.settimeout(60)
             boot = _recv_line(sock)
             assert boot == ("heartbeat-edge boot version=%s\n" % version).encode(), boot
-            payload = bytes(range(256)) + b"heartbeat\n"  # every byte value, > one read chunk
-            sock.sendall(payload)
-            assert _recv_exactly(sock, len(payload)) == payload
+            from edge_bridge import wire
+
+            # after the boot line the device speaks the protocol: 0x00, HELLO (seq 1); HELLO_REQUEST -> HELLO (seq 2)
+            sock.sendall(b"\x00" + wire.encode(wire.HelloRequest(), 1))
+            decoder, hellos = wire.Decoder(wire.Accepts.DEVICE_TO_HOST), []
+            while len(hellos) < 2:
+                chunk = sock.recv(4096)
+                assert chunk, "the device closed the connection"
+                hellos += [f for f in decoder.feed(chunk) if isinstance(f.message, wire.Hello)]
+            assert (hellos[0].seq, hellos[1].seq) == (1, 2) and hellos[0].message == hellos[1].message
+            assert hellos[0].message.firmware_version == version
         # QEMU's own words: it held the CPU until a client connected
         assert "QEMU waiting for connection on: disconnected:tcp:127.0.0.1:%d" % port in (
             log_path.read_text()
