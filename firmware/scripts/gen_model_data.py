@@ -57,3 +57,23 @@ def _generate():
 
 
 _generate()
+
+
+def _model_golden_header():
+    """Before the test_model_golden suite is built: its header of golden beats and TFLM's scores."""
+    suite = os.path.basename(str(env.get("PIOTEST_RUNNING_NAME", "") or ""))  # noqa: F821
+    if suite != "test_model_golden":
+        return
+    import importlib.util
+
+    test_dir = env.subst("$PROJECT_TEST_DIR")  # noqa: F821
+    spec = importlib.util.spec_from_file_location("hb_gen_model_golden", os.path.join(test_dir, "gen_model_golden.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    try:
+        module.generate(out=os.path.join(test_dir, suite, "model_golden.h"))
+    except SystemExit as exc:
+        _fail("golden vectors: %s" % exc)
+
+
+_model_golden_header()
