@@ -10,6 +10,12 @@
  * Loop: hand the received bytes to the application (it stops taking them while its sample FIFO has no
  * room for a whole SAMPLES frame), run the signal path over what the FIFO holds, and read the UART again
  * only when everything read has been taken and the FIFO has room: back-pressure, no sample dropped.
+ *
+ * Board (BOARD_NRF52840): when port_adc_start() succeeds, the SAADC's 360 Hz samples also go to the
+ * application (app_push_sample), mapped from 12-bit codes (0..4095 over 0..VDD) to the model's 11-bit
+ * range by clamping to 0..4095 and halving: 0..2047, mid-supply (the front end's VDD/2 bias) at 1024, the
+ * MIT-BIH baseline. The UART is then polled without waiting so that the ADC ring is drained in time.
+ * The QEMU and host builds do not compile this path.
  */
 #include <stdalign.h>
 #include <stdint.h>
@@ -32,6 +38,26 @@ static size_t io_write(void *ctx, const uint8_t *data, size_t len)
     (void)ctx;
     return port_uart_write(data, len);
 }
+
+#if defined(BOARD_NRF52840)
+/* 12-bit single-ended SAADC code -> the 11-bit 0..2047 range the model was trained on */
+static int16_t adc_to_sample(int16_t code)
+{
+    int32_t c = code < 0 ? 0 : (code > 4095 ? 4095 : code);
+    return (int16_t)(c >> 1);
+}
+
+static void feed_adc(app_t *app)
+{
+    int16_t buf[32];
+    size_t n;
+    while ((n = port_adc_read(buf, sizeof buf / sizeof buf[0])) > 0u) {
+        for (size_t i = 0; i < n; i++) {
+            (void)app_push_sample(app, adc_to_sample(buf[i])); /* a full FIFO is counted as an overrun */
+        }
+    }
+}
+#endif
 
 static uint32_t io_now_ms(void *ctx)
 {
@@ -76,8 +102,21 @@ int main(void)
     };
     app_init(&s_app, &io, &params);
 
+    uint32_t poll_ms = APP_UART_POLL_MS;
+#if defined(BOARD_NRF52840)
+    bool adc = port_adc_start(APP_SAMPLE_RATE_HZ);
+    if (adc) {
+        poll_ms = 0u;
+    }
+#endif
+
     const uint8_t *p = s_rx;
     for (;;) {
+#if defined(BOARD_NRF52840)
+        if (adc) {
+            feed_adc(&s_app);
+        }
+#endif
         if (pending > 0u) {
             size_t used = app_rx(&s_app, p, pending);
             p += used;
@@ -85,7 +124,7 @@ int main(void)
         }
         app_process(&s_app, APP_SAMPLE_FIFO_LEN);
         if (pending == 0u && app_rx_ready(&s_app)) {
-            pending = port_uart_read(s_rx, sizeof s_rx, APP_UART_POLL_MS);
+            pending = port_uart_read(s_rx, sizeof s_rx, poll_ms);
             p = s_rx;
         }
     }

@@ -7,7 +7,8 @@
  *
  *   port_native.c    host process: stdin/stdout stand in for the UART
  *   port_qemu.c      QEMU mps2-an386: CMSDK APB UART0, SysTick, semihosting
- *   port_nrf52840.c  nRF52840: UARTE0 (EasyDMA), SysTick
+ *   port_nrf52840.c  nRF52840: UARTE0 (EasyDMA TX and RX), SysTick, SAADC
+ *                    sampled by TIMER1 through PPI
  *
  * The port keeps its own hardware state (there is one UART); callers never
  * see it.
@@ -15,6 +16,7 @@
 #ifndef PORT_H
 #define PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,20 @@ uint32_t port_tick_ms(void);
  * this is the semihosting exit code QEMU itself exits with; on a board
  * without a debugger the core stops. Never returns. */
 void port_exit(int code) __attribute__((noreturn));
+
+/* Start sampling the ECG input at `rate_hz` samples per second (1..16000),
+ * timed by hardware, into a small buffer that port_adc_read() drains.
+ * Returns false when the target has no ADC (native, QEMU: the emulated
+ * device gets its samples over the UART) or the rate is out of range.
+ * Calling it again restarts sampling at the new rate. */
+bool port_adc_start(uint32_t rate_hz);
+
+/* Takes up to `cap` samples already converted (raw ADC codes, oldest first)
+ * without waiting; returns how many (0 when none, or no ADC). */
+size_t port_adc_read(int16_t *out, size_t cap);
+
+/* Samples lost because port_adc_read() was not called often enough. */
+uint32_t port_adc_overruns(void);
 
 #ifdef __cplusplus
 }

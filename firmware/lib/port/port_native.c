@@ -82,3 +82,22 @@ void port_exit(int code)
 {
     exit(code);
 }
+
+/* No ADC on this target: the samples arrive over the UART (SAMPLES frames). */
+bool port_adc_start(uint32_t rate_hz)
+{
+    (void)rate_hz;
+    return false;
+}
+
+size_t port_adc_read(int16_t *out, size_t cap)
+{
+    (void)out;
+    (void)cap;
+    return 0;
+}
+
+uint32_t port_adc_overruns(void)
+{
+    return 0;
+}
