@@ -17,7 +17,6 @@ saying to run scripts/setup.sh.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pio_helpers import pio_env, pio_test, registered_cases, require_pio
 
 from toolchain import dsp
 from toolchain.mitdb import load_record
@@ -38,7 +38,6 @@ GENERATOR = TEST_DIR / "gen_golden.py"
 APP_CONFIG = REPO / "firmware" / "include" / "app_config.h"
 LIB_DIRS = (REPO / "firmware" / "lib" / "ecg_dsp", REPO / "firmware" / "lib" / "beat_window")
 SUITES = ("test_dsp_golden", "test_dsp_edge")
-PIO_TIMEOUT_S = 900  # a hang guard only
 
 pytestmark = pytest.mark.slow
 
@@ -46,53 +45,9 @@ pytestmark = pytest.mark.slow
 # ---------------------------------------------------------------------------------------------------------------
 # prerequisites and helpers
 # ---------------------------------------------------------------------------------------------------------------
-def _core_dir() -> Path:
-    return Path(os.environ.get("PLATFORMIO_CORE_DIR") or REPO / ".state" / "platformio")
-
-
 @pytest.fixture(scope="module")
 def pio() -> Path:
-    pio_path = REPO / ".venv" / "bin" / "pio"
-    missing = [str(pio_path)] if not pio_path.exists() else []
-    missing += [f"{tool} on PATH" for tool in ("gcc", "arm-none-eabi-gcc", "qemu-system-arm") if not shutil.which(tool)]
-    if not (_core_dir() / "packages" / "tool-scons" / "scons.py").exists():
-        missing.append(str(_core_dir() / "packages" / "tool-scons" / "scons.py"))
-    if missing:
-        pytest.fail("firmware toolchain incomplete, missing: %s. Run `bash scripts/setup.sh`." % "; ".join(missing),
-                    pytrace=False)
-    return pio_path
-
-
-def _env(workspace: Path, test_dir: Path | None = None, golden: Path | None = None) -> dict:
-    env = dict(os.environ)
-    env.update(PLATFORMIO_CORE_DIR=str(_core_dir()), PLATFORMIO_WORKSPACE_DIR=str(workspace),
-               PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no")
-    for name in ("PLATFORMIO_BUILD_DIR", "PLATFORMIO_UPLOAD_PORT", "PLATFORMIO_TEST_DIR", "HEARTBEAT_DSP_GOLDEN"):
-        env.pop(name, None)
-    if test_dir is not None:
-        env["PLATFORMIO_TEST_DIR"] = str(test_dir)
-    if golden is not None:
-        env["HEARTBEAT_DSP_GOLDEN"] = str(golden)
-    return env
-
-
-def _pio_test(pio: Path, env: dict, environment: str, report: Path, *suites: str):
-    args = [str(pio), "test", "-e", environment, "--json-output-path", str(report)]
-    for suite in suites:
-        args += ["-f", suite]
-    proc = subprocess.run(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=PIO_TIMEOUT_S, check=False)
-    assert report.exists(), "pio test wrote no JSON report:\n" + proc.stdout
-    data = json.loads(report.read_text())
-    return proc.returncode, proc.stdout, {s["test_name"]: s for s in data["test_suites"]
-                                          if s["env_name"] == environment}
-
-
-def _registered_cases(suite: str) -> list[str]:
-    names = []
-    for src in sorted((TEST_DIR / suite).glob("*.c")):
-        names += re.findall(r'hbtest_run\(\s*&t,\s*"([^"]+)"', src.read_text())
-    return names
+    return require_pio()
 
 
 def _golden() -> dict:
@@ -201,7 +156,7 @@ def _summary(golden: dict, n_cases: int) -> str:
 def _assert_passed(rc: int, out: str, suites: dict) -> None:
     assert rc == 0, out
     for name in SUITES:
-        expected = _registered_cases(name)
+        expected = registered_cases(name)
         assert len(expected) >= 3, f"could not read the case names of {name}"
         assert sorted(c["name"] for c in suites[name]["test_cases"]) == sorted(expected), out
         assert {c["status"] for c in suites[name]["test_cases"]} == {"PASSED"}, out
@@ -211,7 +166,7 @@ def _assert_passed(rc: int, out: str, suites: dict) -> None:
 def test_native_suites_pass_on_every_golden_value(pio, tmp_path):
     # the header is regenerated first (the pre-build step would do it too)
     assert _run_generator().returncode == 0
-    rc, out, suites = _pio_test(pio, _env(tmp_path / "ws"), "native", tmp_path / "native.json", *SUITES)
+    rc, out, suites = pio_test(pio, pio_env(tmp_path / "ws"), "native", tmp_path / "native.json", *SUITES)
     _assert_passed(rc, out, suites)
     golden = _golden()
     assert _summary(golden, len(golden["cases"])) in out
@@ -219,7 +174,7 @@ def test_native_suites_pass_on_every_golden_value(pio, tmp_path):
 
 def test_qemu_suites_pass_on_the_cortex_m4f(pio, tmp_path):
     assert _run_generator().returncode == 0
-    rc, out, suites = _pio_test(pio, _env(tmp_path / "ws"), "qemu", tmp_path / "qemu.json", *SUITES)
+    rc, out, suites = pio_test(pio, pio_env(tmp_path / "ws"), "qemu", tmp_path / "qemu.json", *SUITES)
     _assert_passed(rc, out, suites)
     header = (TEST_DIR / "test_dsp_golden" / "golden_vectors.h").read_text()
     on_target = int(re.search(r"#define GOLDEN_N_CASES_TARGET (\d+)u", header).group(1))
@@ -241,7 +196,7 @@ def test_the_c_suite_reads_the_vectors_a_changed_value_fails_it(pio, tmp_path):
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(golden))
 
-    rc, out, suites = _pio_test(pio, _env(tmp_path / "ws", test_dir=test_dir, golden=bad), "native",
+    rc, out, suites = pio_test(pio, pio_env(tmp_path / "ws", test_dir=test_dir, HEARTBEAT_DSP_GOLDEN=bad), "native",
                                 tmp_path / "r.json", "test_dsp_golden")
     assert rc != 0, out
     status = {c["name"]: c["status"] for c in suites["test_dsp_golden"]["test_cases"]}

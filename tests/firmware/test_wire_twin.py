@@ -11,7 +11,6 @@ saying to run scripts/setup.sh.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,64 +18,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from pio_helpers import pio_env, pio_test, registered_cases, require_pio
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIR = REPO / "firmware" / "test"
 TABLE = REPO / "tests" / "contract" / "wire_vectors.json"
 GENERATOR = TEST_DIR / "gen_wire_vectors.py"
 SUITES = ("test_wire", "test_wire_fuzz")
-PIO_TIMEOUT_S = 900  # a hang guard only
 
 pytestmark = pytest.mark.slow
 
 
-def _core_dir() -> Path:
-    return Path(os.environ.get("PLATFORMIO_CORE_DIR") or REPO / ".state" / "platformio")
-
-
 @pytest.fixture(scope="module")
 def pio() -> Path:
-    pio_path = REPO / ".venv" / "bin" / "pio"
-    missing = [str(pio_path)] if not pio_path.exists() else []
-    missing += [f"{tool} on PATH" for tool in ("gcc", "arm-none-eabi-gcc", "qemu-system-arm") if not shutil.which(tool)]
-    if not (_core_dir() / "packages" / "tool-scons" / "scons.py").exists():
-        missing.append(str(_core_dir() / "packages" / "tool-scons" / "scons.py"))
-    if missing:
-        pytest.fail("firmware toolchain incomplete, missing: %s. Run `bash scripts/setup.sh`." % "; ".join(missing),
-                    pytrace=False)
-    return pio_path
-
-
-def _env(workspace: Path, test_dir: Path | None = None, table: Path | None = None) -> dict:
-    env = dict(os.environ)
-    env.update(PLATFORMIO_CORE_DIR=str(_core_dir()), PLATFORMIO_WORKSPACE_DIR=str(workspace),
-               PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no")
-    for name in ("PLATFORMIO_BUILD_DIR", "PLATFORMIO_UPLOAD_PORT", "PLATFORMIO_TEST_DIR", "HEARTBEAT_WIRE_VECTORS"):
-        env.pop(name, None)
-    if test_dir is not None:
-        env["PLATFORMIO_TEST_DIR"] = str(test_dir)
-    if table is not None:
-        env["HEARTBEAT_WIRE_VECTORS"] = str(table)
-    return env
-
-
-def _pio_test(pio: Path, env: dict, environment: str, report: Path, *suites: str):
-    args = [str(pio), "test", "-e", environment, "--json-output-path", str(report)]
-    for suite in suites:
-        args += ["-f", suite]
-    proc = subprocess.run(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=PIO_TIMEOUT_S, check=False)
-    assert report.exists(), "pio test wrote no JSON report:\n" + proc.stdout
-    data = json.loads(report.read_text())
-    return proc.returncode, proc.stdout, {s["test_name"]: s for s in data["test_suites"]
-                                          if s["env_name"] == environment}
-
-
-def _registered_cases(suite: str) -> list[str]:
-    names = []
-    for src in sorted((TEST_DIR / suite).glob("*.c")):
-        names += re.findall(r'hbtest_run\(\s*&t,\s*"([^"]+)"', src.read_text())
-    return names
+    return require_pio()
 
 
 def _fuzz_inputs(output: str) -> int:
@@ -93,7 +48,7 @@ def _assert_passed(rc: int, out: str, suites: dict) -> None:
     assert set(SUITES) <= set(suites), out
     assert all(s["status"] == "SKIPPED" for name, s in suites.items() if name not in SUITES), out  # filtered out
     for name in SUITES:
-        expected = _registered_cases(name)
+        expected = registered_cases(name)
         assert len(expected) >= 4, f"could not read the case names of {name}"
         assert sorted(c["name"] for c in suites[name]["test_cases"]) == sorted(expected), out
         assert {c["status"] for c in suites[name]["test_cases"]} == {"PASSED"}, out
@@ -149,7 +104,7 @@ def test_generator_refuses_a_broken_table_naming_the_entry(tmp_path, breakage, n
 # the C suites, native and in QEMU
 # ---------------------------------------------------------------------------------------------------------------
 def test_native_wire_suites_pass_with_a_million_fuzz_inputs(pio, tmp_path):
-    rc, out, suites = _pio_test(pio, _env(tmp_path / "ws"), "native", tmp_path / "native.json", *SUITES)
+    rc, out, suites = pio_test(pio, pio_env(tmp_path / "ws"), "native", tmp_path / "native.json", *SUITES)
     _assert_passed(rc, out, suites)
     table = json.loads(TABLE.read_text())
     assert f"wire vectors: {len(table['messages'])} messages, {len(table['streams'])} streams" in out
@@ -157,7 +112,7 @@ def test_native_wire_suites_pass_with_a_million_fuzz_inputs(pio, tmp_path):
 
 
 def test_qemu_wire_suites_pass_on_the_cortex_m4f(pio, tmp_path):
-    rc, out, suites = _pio_test(pio, _env(tmp_path / "ws"), "qemu", tmp_path / "qemu.json", *SUITES)
+    rc, out, suites = pio_test(pio, pio_env(tmp_path / "ws"), "qemu", tmp_path / "qemu.json", *SUITES)
     _assert_passed(rc, out, suites)
     assert _fuzz_inputs(out) >= 10_000
 
@@ -182,7 +137,7 @@ def test_the_c_tests_read_the_table_a_changed_byte_fails_them(pio, tmp_path):
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(table))
 
-    rc, out, suites = _pio_test(pio, _env(tmp_path / "ws", test_dir=test_dir, table=bad), "native",
+    rc, out, suites = pio_test(pio, pio_env(tmp_path / "ws", test_dir=test_dir, HEARTBEAT_WIRE_VECTORS=bad), "native",
                                 tmp_path / "r.json", "test_wire")
     assert rc != 0, out
     failed = {c["name"] for c in suites["test_wire"]["test_cases"] if c["status"] == "FAILED"}
