@@ -6,6 +6,8 @@
 #
 #   1. Debian packages for the firmware (only those missing):
 #        gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+#      and, with --tests (scripts/test.sh), PostgreSQL for the server's
+#      database tests: postgresql (the suite starts its own cluster on loopback).
 #   2. The Python venv at .venv (python3.11) with the project installed
 #      editable with all extras; skipped while pyproject.toml is unchanged.
 #   3. The offline PlatformIO core dir ($PLATFORMIO_CORE_DIR, default
@@ -13,6 +15,14 @@
 #
 # See docs/setup.md for the reasons behind each step.
 set -euo pipefail
+
+WITH_TESTS=0
+for arg in "$@"; do
+    case "$arg" in
+        --tests) WITH_TESTS=1 ;;
+        *) printf 'setup: ERROR: unknown argument %s (known: --tests)\n' "$arg" >&2; exit 2 ;;
+    esac
+done
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
@@ -58,6 +68,10 @@ for marker in "${NEWLIB_MARKERS[@]}"; do
     fi
 done
 command -v qemu-system-arm >/dev/null 2>&1 || missing_debs+=(qemu-system-arm)
+have_postgresql() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+if ((WITH_TESTS)) && ! have_postgresql; then
+    missing_debs+=(postgresql)
+fi
 
 if ((${#missing_debs[@]})); then
     if [[ "$(id -u)" -eq 0 ]]; then
@@ -78,6 +92,9 @@ command -v qemu-system-arm >/dev/null 2>&1 || fail "qemu-system-arm still missin
 for marker in "${NEWLIB_MARKERS[@]}"; do
     [[ -e "$marker" ]] || fail "newlib file $marker still missing after install"
 done
+if ((WITH_TESTS)); then
+    have_postgresql || fail "PostgreSQL's initdb still missing after install (looked in /usr/lib/postgresql/*/bin)"
+fi
 
 # --------------------------------------------------------------------------
 # 2. Python venv

@@ -10,7 +10,7 @@ export PLATFORMIO_CORE_DIR="${PLATFORMIO_CORE_DIR:-$REPO_ROOT/.state/platformio}
 export PLATFORMIO_DISABLE_UPGRADE_CHECK=true
 export PLATFORMIO_SETTING_ENABLE_TELEMETRY=no
 
-bash "$REPO_ROOT/scripts/setup.sh"
+bash "$REPO_ROOT/scripts/setup.sh" --tests
 
 cd "$REPO_ROOT"
 exec "$REPO_ROOT/.venv/bin/python" -m pytest "$@"
