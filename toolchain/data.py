@@ -256,3 +256,47 @@ def splits_from_kaggle_csv(train_csv: Path, test_csv: Path, seed: int = 0, val_f
     fit, val = _stratified_split(parts[0].y, val_fraction, seed + 1)
     return Splits("intra-patient", "kaggle", parts[0].subset(fit), parts[0].subset(val), parts[1],
                   (str(train_csv),), (str(test_csv),), seed)
+
+
+def extend_training(splits: Splits, extra: BeatSet | None = None, sample: int | None = None,
+                    seed: int = 0) -> Splits:
+    """The splits with a different training set: `extra` labelled beats added, and/or sampled down to `sample` beats.
+
+    `extra` are device beats from outside the records (e.g. beats a clinician confirmed or relabelled on the ward),
+    in the caller's order of priority (newest first). With `sample`, the training set holds exactly
+    min(sample, available) beats: the first `sample` extra beats, filled up with a stratified random sample
+    (`seed`) of the records' training beats. Validation and test beats are never changed, so the test metrics
+    stay comparable with other models of the same protocol.
+    """
+    if extra is not None:
+        if extra.kind != splits.kind:
+            raise DataError(f"extra beats are {extra.kind!r} beats, the splits are {splits.kind!r}", "extra beats")
+        if len(extra) and (extra.x.shape[1:] != splits.train.x.shape[1:]
+                           or (extra.rr is None) != (splits.train.rr is None)
+                           or (extra.rr is not None and extra.rr.shape[1:] != splits.train.rr.shape[1:])):
+            raise DataError(f"extra beats have inputs {extra.x.shape[1:]} / "
+                            f"{None if extra.rr is None else extra.rr.shape[1:]}, the training beats "
+                            f"{splits.train.x.shape[1:]} / "
+                            f"{None if splits.train.rr is None else splits.train.rr.shape[1:]}", "extra beats")
+        if len(extra) and (extra.y.min() < 0 or extra.y.max() >= len(AAMI_CLASSES)):
+            raise DataError(f"extra beats have labels outside 0..{len(AAMI_CLASSES) - 1}", "extra beats")
+    if sample is not None and sample < 1:
+        raise DataError(f"training sample size must be at least 1, got {sample}", "sample")
+    train = splits.train
+    if sample is not None:
+        taken = extra.subset(np.arange(min(sample, len(extra)))) if extra is not None and len(extra) else None
+        room = sample - (len(taken) if taken is not None else 0)
+        if room <= 0:
+            train = taken
+        elif room < len(train):
+            _, picked = _stratified_split(train.y, room / len(train), seed)
+            rng = np.random.default_rng(seed)
+            if len(picked) > room:  # per-class rounding can overshoot by a few beats
+                picked = np.sort(rng.choice(picked, room, replace=False))
+            train = train.subset(picked)
+        if taken is not None and room > 0:
+            train = BeatSet.concat([train, taken])
+    elif extra is not None and len(extra):
+        train = BeatSet.concat([train, extra])
+    return Splits(splits.protocol, splits.kind, train, splits.val, splits.test, splits.train_records,
+                  splits.test_records, splits.seed)

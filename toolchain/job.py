@@ -55,7 +55,14 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
                      baselines: bool = True, make_current: bool = False, register: bool = True,
                      golden_dir: Path | None = None, lead: str | int = DEFAULT_LEAD,
                      extra_params: dict | None = None, kaggle_csv: tuple[Path, Path] | None = None,
-                     model_overrides: dict | None = None) -> JobResult:
+                     model_overrides: dict | None = None, extra_train=None,
+                     train_sample: int | None = None) -> JobResult:
+    """Train, quantize, verify, evaluate, export and register one model (see the module docstring).
+
+    `extra_train` (a device `BeatSet`, e.g. clinician-confirmed beats) is added to the training beats and
+    `train_sample` samples the training beats down (extra beats first); see `toolchain.data.extend_training`.
+    Both are recorded in the run's parameters.
+    """
     from toolchain import registry, verify
     from toolchain.baselines import run_baselines
     from toolchain.evaluate import evaluate_models, flat_metrics
@@ -76,6 +83,12 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
     else:
         splits = make_splits(protocol, kind, settings.data_dir, settings.cache_dir, seed=params.seed,
                              train_records=train_records, test_records=test_records, lead=lead)
+    if extra_train is not None or train_sample is not None:
+        from toolchain.data import extend_training
+
+        splits = extend_training(splits, extra_train, train_sample, seed=params.seed)
+        extra_params = {**(extra_params or {}), "extra_train_beats": 0 if extra_train is None else len(extra_train),
+                        "train_sample": "all" if train_sample is None else train_sample}
     data_desc = splits.describe()
     run_params = {**params.as_params(), "protocol": protocol, "kind": kind, "version": version,
                   "dsp_version": dsp.DSP_VERSION, "lead": str(lead),
