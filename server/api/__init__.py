@@ -1,0 +1,1 @@
+"""HTTP layer: dependencies, permissions, routes under /api/v1."""

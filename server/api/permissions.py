@@ -1,0 +1,45 @@
+"""Who may call what: the one place the role rules are written down.
+
+A route states its rule by the dependency it takes (server/api/deps.py): `CurrentUser` (any signed-in user),
+`AdminUser`, `EngineerUser`, `ClinicianUser` or `CurrentDevice`. Each of those is built from a POLICY below, and
+the role-matrix test (tests/server/test_roles.py) reads the same table to know what every principal must get.
+Routes with none of them are public; only PUBLIC_ROUTES may be.
+
+Decisions:
+- admin: everything users can do (users, devices, tokens, models, retraining, alerts, feedback, monitoring).
+- engineer: devices and their tokens, predictions, models and promotion, retraining, monitoring; may read
+  alerts but does not give clinical feedback.
+- clinician: alerts and feedback, predictions, monitoring, reading devices; nothing that changes models,
+  devices or users.
+- device (a device token): only what a bridge does (ingest, for its own device).
+"""
+from __future__ import annotations
+
+from typing import Final
+
+ADMIN: Final = "admin"
+ENGINEER: Final = "engineer"
+CLINICIAN: Final = "clinician"
+DEVICE: Final = "device"
+
+USER_ROLES: Final = frozenset({ADMIN, ENGINEER, CLINICIAN})
+PRINCIPALS: Final = USER_ROLES | {DEVICE}
+
+# policy name -> principals allowed
+POLICIES: Final[dict[str, frozenset[str]]] = {
+    "user": USER_ROLES,                         # CurrentUser
+    "admin": frozenset({ADMIN}),                # AdminUser
+    "engineer": frozenset({ADMIN, ENGINEER}),   # EngineerUser
+    "clinician": frozenset({ADMIN, CLINICIAN}),  # ClinicianUser
+    "device": frozenset({DEVICE}),              # CurrentDevice
+}
+
+# (method, path) answering without any credentials
+PUBLIC_ROUTES: Final = frozenset({
+    ("POST", "/api/v1/auth/token"),
+    ("GET", "/api/v1/health"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/docs/oauth2-redirect"),
+    ("GET", "/redoc"),
+})

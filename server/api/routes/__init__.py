@@ -1,0 +1,1 @@
+"""One module per resource; server/api/router.py includes them all under /api/v1."""

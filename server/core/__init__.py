@@ -1,0 +1,1 @@
+"""Cross-cutting pieces of the server: settings, database, security, errors, logging."""

@@ -1,0 +1,53 @@
+"""app.log: a rotating file with one line per event, each carrying the request id of the request it belongs to.
+
+The request id comes from the `X-Request-ID` header (when it is a sane token) or is made up; it is kept in a
+context variable that the request-id middleware sets, so every logger under "heartbeat.server" stamps it.
+Never pass a password, password hash or token to these loggers.
+"""
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+
+LOGGER_NAME = "heartbeat.server"
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+
+
+def get_logger(name: str | None = None) -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME if not name else f"{LOGGER_NAME}.{name}")
+
+
+def new_request_id(incoming: str | None = None) -> str:
+    if incoming and _REQUEST_ID_OK.match(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def add_file_handler(log_dir: Path, max_bytes: int, backup_count: int) -> RotatingFileHandler:
+    """Attach a rotating <log_dir>/app.log handler to the server's logger; return it (to remove at shutdown)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(log_dir / "app.log", maxBytes=max_bytes, backupCount=backup_count,
+                                  encoding="utf-8")
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(RequestIdFilter())
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
+
+
+def remove_handler(handler: logging.Handler) -> None:
+    logging.getLogger(LOGGER_NAME).removeHandler(handler)
+    handler.close()

@@ -1,0 +1,87 @@
+"""Passwords (argon2id), user access tokens (JWT HS256) and device tokens.
+
+Nothing here logs or returns a secret; callers show a device token exactly once (when it is issued).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+JWT_ALGORITHM = "HS256"
+DEVICE_TOKEN_PREFIX = "hbd_"
+DEVICE_TOKEN_DISPLAY_CHARS = 8  # "hbd_" + the first 8 characters: enough to tell tokens apart in a list
+
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True if the password matches. With no hash (unknown user) a dummy hash is checked, so the answer takes as
+    long as for a real user and the timing does not tell which emails exist."""
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+class TokenError(Exception):
+    """An access token that cannot be used; the message says why (expired, bad signature, malformed)."""
+
+
+def create_access_token(user_id: int, role: str, secret_key: str, minutes: int,
+                        now: datetime | None = None) -> tuple[str, int]:
+    """A signed JWT (sub = user id, role, iat, exp, jti) and its lifetime in seconds."""
+    now = now or datetime.now(timezone.utc)
+    expires = now + timedelta(minutes=minutes)
+    claims = {"sub": str(user_id), "role": role, "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
+              "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM), int((expires - now).total_seconds())
+
+
+def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["sub", "exp", "iat"]})
+    except jwt.ExpiredSignatureError:
+        raise TokenError("access token expired; log in again (POST /api/v1/auth/token)") from None
+    except jwt.InvalidSignatureError:
+        raise TokenError("access token signature is invalid") from None
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"access token is malformed ({exc.__class__.__name__})") from None
+    try:
+        claims["sub"] = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise TokenError("access token subject is not a user id") from None
+    return claims
+
+
+def generate_device_token() -> tuple[str, str, str]:
+    """(token shown once, its sha256 hex stored in the database, display prefix)."""
+    token = DEVICE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, hash_device_token(token), token[: len(DEVICE_TOKEN_PREFIX) + DEVICE_TOKEN_DISPLAY_CHARS]
+
+
+def hash_device_token(token: str) -> str:
+    # A device token carries 256 random bits, so a fast unsalted hash is right here: nothing can be guessed or
+    # looked up in a table, and the lookup by hash stays one indexed query on every ingest request. Passwords,
+    # which people choose, get argon2 instead.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def same_hash(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,85 @@
+"""The server's one Settings object (environment prefix HEARTBEAT_).
+
+It extends the toolchain's settings, so the MLflow store, data folder and models folder are found the same way by
+the CLI, the server and its worker (the tracking URI logic lives once, in toolchain/settings.py). Nothing else in
+the server reads the environment.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+
+from toolchain.errors import HeartbeatError
+from toolchain.settings import ToolchainSettings
+
+MIN_SECRET_KEY_CHARS = 32
+
+
+class Settings(ToolchainSettings):
+    """Environment: HEARTBEAT_SECRET_KEY (required), HEARTBEAT_STATE_DIR, HEARTBEAT_DATABASE_URL, ..."""
+
+    secret_key: SecretStr = Field(
+        description="Signs the users' access tokens (JWT HS256). Required, no default; at least 32 characters, "
+                    "e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL (sqlite:///... or postgresql://...); "
+                                  "default: SQLite file <state_dir>/server/server.db.")
+    log_dir: Path | None = Field(default=None, description="app.log folder (default <state_dir>/server/logs).")
+    jobs_dir: Path | None = Field(default=None, description="Per-job params and logs (default <state_dir>/server/jobs).")
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Lifetime of a user access token.")
+    ingest_max_items: int = Field(default=1000, ge=1, description="Largest ingest batch (items).")
+    monitoring_window_days: int = Field(default=30, ge=1, description="Rolling window of the monitoring metrics.")
+    log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="app.log size before it rotates.")
+    log_backup_count: int = Field(default=5, ge=0, description="Rotated app.log files kept.")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < MIN_SECRET_KEY_CHARS:
+            raise ValueError(f"HEARTBEAT_SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_server_paths(self) -> "Settings":
+        server_dir = self.state_dir / "server"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{(server_dir / 'server.db').resolve()}"
+        if self.log_dir is None:
+            self.log_dir = server_dir / "logs"
+        if self.jobs_dir is None:
+            self.jobs_dir = server_dir / "jobs"
+        return self
+
+    @property
+    def db_url(self) -> str:
+        assert self.database_url is not None  # filled by the validator
+        return self.database_url
+
+    def toolchain_settings(self) -> ToolchainSettings:
+        """The same folders and MLflow store as a plain ToolchainSettings (for toolchain functions)."""
+        fields = set(ToolchainSettings.model_fields)
+        return ToolchainSettings(**{k: v for k, v in self.__dict__.items() if k in fields})
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment (and overrides), or a HeartbeatError naming what is missing or wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "settings"
+            if err["type"] == "missing":
+                problems.append(f"HEARTBEAT_{field.upper()} is not set")
+            else:
+                problems.append(f"HEARTBEAT_{field.upper()}: {err['msg']}")
+        raise HeartbeatError("server settings are invalid: " + "; ".join(problems), None,
+                             "set HEARTBEAT_SECRET_KEY to a random string of 32+ characters, e.g. "
+                             "`python -c 'import secrets; print(secrets.token_hex(32))'`") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

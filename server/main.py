@@ -1,0 +1,162 @@
+"""The app factory: `create_app(settings)` builds the API with its engine, logging and error handlers."""
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.api.router import api_router
+from server.core.db import make_engine, make_sessionmaker
+from server.core.errors import DomainError
+from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
+from server.core.settings import Settings, get_settings
+from server.schemas.common import ValidationErrorBody
+
+log = get_logger()
+access_log = get_logger("access")
+
+try:
+    APP_VERSION = version("heartbeat-edge")
+except PackageNotFoundError:  # running from a checkout that was never installed
+    APP_VERSION = "0.0.0"
+
+DESCRIPTION = """Heartbeat Edge server: devices upload beats and alerts, clinicians review alerts, engineers
+manage models and retraining. Log in with **Authorize** (email and password); devices use their `hbd_...` token.
+Every error is `{"detail": ...}` saying what was wrong."""
+
+
+class RequestIdMiddleware:
+    """X-Request-ID in (when sane) and out; the id is in every log line of the request; one access line each."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
+        request_id = new_request_id(incoming)
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_code = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status_code
+            if message["type"] == "http.response.start":
+                status_code = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info("%s %s %s %.1fms", scope.get("method"), scope.get("path"), status_code,
+                            1000 * (time.perf_counter() - started))
+            request_id_var.reset(token)
+
+
+def _field_path(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts[1:] if parts and parts[0] in ("body", "query", "path", "header", "cookie") else parts)
+
+
+def validation_report(errors: list[dict]) -> dict:
+    """A readable 422 body: one message naming every problem (without echoing the values sent, which may be
+    passwords), and the problems one by one."""
+    issues = []
+    for err in errors:
+        loc = list(err.get("loc", ()))
+        message = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            message = f"malformed JSON: {ctx.get('error', 'cannot be parsed')}"
+        issues.append({"loc": loc, "field": _field_path(loc), "message": message, "type": err.get("type", "")})
+    summary = "; ".join(f"{'.'.join(str(p) for p in i['loc']) or 'request'}: {i['message']}" for i in issues[:5])
+    if len(issues) > 5:
+        summary += f" (and {len(issues) - 5} more)"
+    return {"message": f"request is invalid: {summary}", "errors": issues}
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        report = validation_report(list(exc.errors()))
+        log.info("422 %s %s: %s", request.method, request.url.path, report["message"][:500])
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": report}))
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        text = exc.detail if isinstance(exc.detail, str) else exc.detail.get("message", "")
+        log.info("%s %s %s: %s", exc.status_code, request.method, request.url.path, str(text)[:500])
+        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder({"detail": exc.detail}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = request_id_var.get()
+        log.error("unhandled %s in %s %s: %s", exc.__class__.__name__, request.method, request.url.path, exc,
+                  exc_info=exc)
+        return JSONResponse(status_code=500, content={
+            "detail": f"internal error ({exc.__class__.__name__}); it is logged under request id {request_id}"},
+            headers={"X-Request-ID": request_id})
+
+
+def _custom_openapi(app: FastAPI):
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
+                             tags=app.openapi_tags)
+        # Our 422 body (see validation_report) replaces FastAPI's default one in the documented schema.
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        body = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, sub in body.pop("$defs", {}).items():
+            components[name] = sub
+        components["HTTPValidationError"] = body
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.db_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        handler = add_file_handler(settings.log_dir, settings.log_max_bytes, settings.log_backup_count)
+        log.info("server starting: database %s, state %s", engine.url.render_as_string(hide_password=True),
+                 settings.state_dir)
+        try:
+            yield
+        finally:
+            log.info("server stopping")
+            remove_handler(handler)
+            engine.dispose()
+
+    app = FastAPI(title="Heartbeat Edge", version=APP_VERSION, description=DESCRIPTION, lifespan=lifespan,
+                  swagger_ui_parameters={"persistAuthorization": True})
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.add_middleware(RequestIdMiddleware)
+    _install_handlers(app)
+    app.include_router(api_router)
+    app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,61 @@
+"""Shapes shared by every route: error bodies and simple messages."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorMessage(BaseModel):
+    """Every 4xx/5xx answer except request validation: `{"detail": "<what was wrong>"}`."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": "user 42 not found"}]})
+    detail: str | dict[str, Any] = Field(description="What was wrong (a message, or a report with a 'message').")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="Where: 'body', 'query', 'path' or 'header' and the field path.")
+    field: str = Field(description="The field path as one dotted string.")
+    message: str
+    type: str
+
+
+class ValidationReport(BaseModel):
+    message: str = Field(description="One line naming every problem.")
+    errors: list[ValidationIssue]
+
+
+class ValidationErrorBody(BaseModel):
+    """422: the request did not match its schema (malformed JSON, wrong types, missing fields)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"detail": {
+        "message": "request is invalid: body.email: String should match pattern",
+        "errors": [{"loc": ["body", "email"], "field": "email", "message": "String should match pattern",
+                    "type": "string_pattern_mismatch"}]}}]})
+    detail: ValidationReport
+
+
+class Message(BaseModel):
+    message: str
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: the listed 4xx codes with the error body and a description."""
+    descriptions = {
+        400: "Bad request",
+        401: "Not authenticated: missing, expired or invalid token",
+        403: "Authenticated, but this role or token may not do this",
+        404: "Not found",
+        409: "Conflict with the current state",
+        413: "Request too large",
+        422: "Invalid input",
+        503: "Service unavailable",
+    }
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {"model": ValidationErrorBody if code == 422 else ErrorMessage,
+                     "description": descriptions.get(code, "Error")}
+    return out
+
+
+AUTH_ERRORS = error_responses(401, 403)

@@ -1,0 +1,72 @@
+"""Users: Create / Update / Public. No schema here has a password hash field, so none can leak one."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from server.models.identity import Role
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PASSWORD_MIN = 12
+PASSWORD_MAX = 128
+
+
+def _email(value: str) -> str:
+    return value.strip().lower()
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "email": "dr.meyer@hospital.example", "full_name": "Dr. Anna Meyer", "role": "clinician",
+        "password": "correct horse battery staple"}]})
+    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, description="Login name; stored lower-case.")
+    full_name: str = Field(default="", max_length=200)
+    role: Role
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+    @field_validator("email")
+    @classmethod
+    def _norm(cls, v: str) -> str:
+        return _email(v)
+
+
+class UserUpdate(BaseModel):
+    """Admin changes; every field optional, only the ones sent change."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"role": "engineer"}, {"is_active": False}, {"password": "a new long passphrase"}]})
+    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    full_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+    @field_validator("email")
+    @classmethod
+    def _norm(cls, v: str | None) -> str | None:
+        return None if v is None else _email(v)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "current_password": "correct horse battery staple", "new_password": "another long passphrase"}]})
+    current_password: str = Field(min_length=1, max_length=PASSWORD_MAX)
+    new_password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "id": 3, "email": "dr.meyer@hospital.example", "full_name": "Dr. Anna Meyer", "role": "clinician",
+        "is_active": True, "created_at": "2026-11-24T20:00:00Z"}]})
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    created_at: datetime
+
+
+class UsersPublic(BaseModel):
+    data: list[UserPublic]
+    count: int = Field(description="Users matching, before offset/limit.")

@@ -1,0 +1,330 @@
+"""Server test fixtures: real databases (SQLite file and a real PostgreSQL 15 cluster), real HTTP.
+
+- `db_url` (module scope) is parametrized over `sqlite` and `postgresql`; the database is migrated to head with
+  Alembic (the only way the schema is made). `blank_db_url` is the same without migrations.
+- The PostgreSQL cluster is started once per session: initdb into a temporary folder, a random password, loopback
+  only, on a free port; one fresh database per test module. Without PostgreSQL binaries the PostgreSQL cases are
+  skipped on a workstation and fail in CI (env CI set).
+- `settings` (module scope): server Settings with a temporary state folder, a random secret key and a real MLflow
+  store (SQLite) in that folder. `make_settings(**overrides)` builds more.
+- `live_server` (module scope): the app served by uvicorn in a thread on a free loopback port; tests speak HTTP
+  through httpx. Helpers: `live_server.make_user(role)`, `live_server.make_device()`, `live_server.client(token)`;
+  fixtures `admin`, `engineer`, `clinician`, `device` (one of each per module).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+PG_USER = "heartbeat"
+
+
+# ------------------------------------------------------------------------------------------ PostgreSQL
+def _pg_bindir() -> Path | None:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    if candidates:
+        return candidates[-1].parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class PgCluster:
+    host: str
+    port: int
+    user: str
+    password: str
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://{self.user}:{self.password}@{self.host}:{self.port}/{database}"
+
+    def admin_execute(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                             dbname="postgres", autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_database(self) -> str:
+        name = "hb_" + uuid.uuid4().hex[:12]
+        self.admin_execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        self.admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    bindir = _pg_bindir()
+    if bindir is None:
+        message = ("PostgreSQL server binaries (initdb, pg_ctl) not found: install Debian's `postgresql` package "
+                   "(scripts/setup.sh does)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    root = Path(tempfile.mkdtemp(prefix="heartbeat-pg-"))
+    data, pwfile, logfile = root / "data", root / "pwfile", root / "postgres.log"
+    password = secrets.token_urlsafe(24)
+    pwfile.write_text(password + "\n")
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root: run it as the `postgres` system user
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.fail("running as root and there is no `postgres` user to run PostgreSQL as")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+
+    def run(*args: str) -> None:
+        proc = subprocess.run([*prefix, *args], capture_output=True, text=True)
+        if proc.returncode != 0:
+            log = logfile.read_text() if logfile.exists() else ""
+            pytest.fail(f"{args[0]} failed: {proc.stdout}{proc.stderr}{log[-2000:]}")
+
+    run(str(bindir / "initdb"), "-D", str(data), "-U", PG_USER, "--pwfile", str(pwfile), "-A", "scram-sha-256",
+        "-E", "UTF8", "--no-sync", "--no-instructions")
+    options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root} -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(logfile), "-o", options, "-w", "-t", "60", "start")
+    try:
+        yield PgCluster("127.0.0.1", port, PG_USER, password)
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _new_database(request, kind: str, tmp_factory) -> tuple[str, callable]:
+    if kind == "sqlite":
+        path = tmp_factory.mktemp("db") / "server.db"
+        return f"sqlite:///{path}", lambda: None
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    name = cluster.create_database()
+    return cluster.url(name), lambda: cluster.drop_database(name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_url(request, tmp_path_factory):
+    """A migrated database (Alembic head), fresh for each test module, on SQLite and on PostgreSQL."""
+    from server.core.db import upgrade
+
+    url, drop = _new_database(request, request.param, tmp_path_factory)
+    upgrade(url)
+    yield url
+    drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_db_url(request, tmp_path_factory):
+    """An empty database (no tables), fresh for each test, on SQLite and on PostgreSQL."""
+    url, drop = _new_database(request, request.param, tmp_path_factory)
+    yield url
+    drop()
+
+
+# ------------------------------------------------------------------------------------------ settings
+@pytest.fixture(scope="module")
+def make_settings(tmp_path_factory, db_url):
+    """Build server Settings for this module's database with every piece of state in a temporary folder."""
+    from server.core.settings import Settings
+
+    def make(**overrides):
+        state = tmp_path_factory.mktemp("server-state")
+        values = dict(
+            secret_key=secrets.token_hex(32),
+            state_dir=state,
+            database_url=db_url,
+            mlflow_tracking_uri=f"sqlite:///{state / 'mlflow' / 'mlflow.db'}",
+            models_dir=state / "models",
+            data_dir=Path(os.environ.get("HEARTBEAT_DATA_DIR",
+                                         Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb")),
+            cache_dir=state / "cache",
+        )
+        values.update(overrides)
+        (state / "mlflow").mkdir(parents=True, exist_ok=True)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def settings(make_settings):
+    """Server settings (overrides the toolchain's `settings` fixture for tests/server)."""
+    return make_settings()
+
+
+@pytest.fixture(scope="module")
+def sessionmaker_(settings):
+    from server.core.db import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.db_url)
+    yield make_sessionmaker(engine)
+    engine.dispose()
+
+
+@pytest.fixture()
+def db_session(sessionmaker_):
+    """A session on this module's database, to look behind the API."""
+    with sessionmaker_() as session:
+        yield session
+
+
+# ------------------------------------------------------------------------------------------ live server
+@dataclass
+class Actor:
+    """A user (or device) with credentials for the live server."""
+
+    role: str
+    token: str
+    id: int
+    email: str | None = None
+    password: str | None = None
+    device_uid: str | None = None
+    token_id: int | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    app: object
+    settings: object
+    _server: object = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    clients: list = field(default_factory=list, repr=False)
+
+    def client(self, token: str | None = None, **kwargs):
+        import httpx
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kwargs.pop("headers", {}))
+        c = httpx.Client(base_url=self.base_url, headers=headers, timeout=kwargs.pop("timeout", 60.0), **kwargs)
+        self.clients.append(c)
+        return c
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.settings.log_dir) / "app.log"
+
+    def login(self, email: str, password: str) -> str:
+        r = self.client().post("/api/v1/auth/token", data={"username": email, "password": password})
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def make_user(self, role: str, active: bool = True) -> Actor:
+        """A user of the role, made directly in the database (as `create-admin` does), logged in over HTTP."""
+        from server.core.db import make_engine, make_sessionmaker
+        from server.schemas.user import UserCreate, UserUpdate
+        from server.services.users import create_user, update_user
+
+        email = f"{role}-{uuid.uuid4().hex[:10]}@test.example"
+        password = secrets.token_urlsafe(18)
+        engine = make_engine(self.settings.db_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                user = create_user(session, UserCreate(email=email, full_name=f"Test {role}", role=role,
+                                                       password=password))
+                token = self.login(email, password)
+                if not active:
+                    update_user(session, user, UserUpdate(is_active=False))
+        finally:
+            engine.dispose()
+        return Actor(role=role, token=token, id=user.id, email=email, password=password)
+
+    def make_device(self, device_uid: str | None = None) -> Actor:
+        """A registered device and a live token for it."""
+        from server.core.db import make_engine, make_sessionmaker
+        from server.schemas.device import DeviceCreate
+        from server.services.devices import issue_token, register_device
+
+        device_uid = device_uid or f"hb-test-{uuid.uuid4().hex[:8]}"
+        engine = make_engine(self.settings.db_url)
+        try:
+            with make_sessionmaker(engine)() as session:
+                device = register_device(session, DeviceCreate(device_uid=device_uid, name="test device"))
+                row, token = issue_token(session, device)
+        finally:
+            engine.dispose()
+        return Actor(role="device", token=token, id=device.id, device_uid=device_uid, token_id=row.id)
+
+
+def start_live_server(settings) -> LiveServer:
+    import uvicorn
+
+    from server.main import create_app
+
+    app = create_app(settings)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="live-server")
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.01)
+    return LiveServer(f"http://127.0.0.1:{port}", app, settings, server, thread)
+
+
+def stop_live_server(live: LiveServer) -> None:
+    for c in live.clients:
+        c.close()
+    live._server.should_exit = True
+    live._thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_server(settings):
+    live = start_live_server(settings)
+    yield live
+    stop_live_server(live)
+
+
+@pytest.fixture(scope="module")
+def admin(live_server) -> Actor:
+    return live_server.make_user("admin")
+
+
+@pytest.fixture(scope="module")
+def engineer(live_server) -> Actor:
+    return live_server.make_user("engineer")
+
+
+@pytest.fixture(scope="module")
+def clinician(live_server) -> Actor:
+    return live_server.make_user("clinician")
+
+
+@pytest.fixture(scope="module")
+def device(live_server) -> Actor:
+    return live_server.make_device()
