@@ -325,9 +325,29 @@ def main_job(retrain: Annotated[bool, typer.Option(help="train a new model even 
 
 
 def _load_plugins() -> None:
+    """Adds every `heartbeat.commands` entry point: a Typer app as a command group, a function as a command.
+
+    A part whose dependencies are not installed (e.g. the server on a bridge-only PC) becomes a command that says so.
+    """
     for ep in entry_points(group="heartbeat.commands"):
-        sub = ep.load()
-        app.add_typer(sub, name=ep.name)
+        try:
+            sub = ep.load()
+        except ImportError as exc:
+            _missing_plugin(ep.name, exc)
+            continue
+        if isinstance(sub, typer.Typer):
+            app.add_typer(sub, name=ep.name)
+        else:
+            app.command(name=ep.name)(sub)
+
+
+def _missing_plugin(name: str, exc: ImportError) -> None:
+    def unavailable(args: Annotated[Optional[list[str]], typer.Argument(hidden=True)] = None) -> None:
+        raise HeartbeatError(f"`heartbeat {name}` is not available here: {exc}",
+                             hint="install the extra it needs (pip install -e '.[...]')")
+
+    app.command(name=name, help=f"(not available: {exc})",
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(unavailable)
 
 
 def main(argv: list[str] | None = None) -> int:

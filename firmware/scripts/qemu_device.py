@@ -1,7 +1,9 @@
 """Host side of the emulated device: build the `qemu` image, run it in QEMU and talk the wire protocol to it.
 
 Used by the software-in-the-loop test (tests/firmware/test_sil.py) and the device budget benchmark
-(benchmarks/device_budget.py); plain Python plus pyserial and edge_bridge.wire, no test framework.
+(benchmarks/device_budget.py); plain Python plus pyserial and edge_bridge.wire, no test framework. Building the
+image and starting QEMU is edge_bridge/emulator.py (shared with `heartbeat replay --emulator`); this module adds
+the test harness around it: a reader thread keeping every frame, waits, requests, memory reads.
 
     elf = build_image(workspace)                          # `pio run -e qemu` in a PlatformIO workspace
     with QemuDevice(elf) as dev:                          # QEMU mps2-an386, UART0 on a free TCP port
@@ -18,12 +20,9 @@ other for ever).
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import socket
-import subprocess
+import subprocess  # noqa: F401  (kept: benchmarks/device_budget.py runs tools through it)
 import sys
 import threading
 import time
@@ -38,75 +37,22 @@ if str(REPO) not in sys.path:
 import serial  # noqa: E402  (pyserial)
 
 from edge_bridge import wire  # noqa: E402
-
-BOARD_JSON = REPO / "firmware" / "platforms" / "qemu-cortex-m4f" / "boards" / "mps2_an386.json"
-SYSTICK_HZ = 25_000_000  # mps2-an386 core clock: the BEAT cost unit
-PIO_TIMEOUT_S = 900
-
-
-class DeviceError(RuntimeError):
-    """The emulated device or its build did not do what was needed; the message says what."""
-
-
-def pio_environ(workspace: Path | None = None) -> dict:
-    env = dict(os.environ)
-    env["PLATFORMIO_CORE_DIR"] = str(Path(os.environ.get("PLATFORMIO_CORE_DIR") or REPO / ".state" / "platformio"))
-    env["PLATFORMIO_DISABLE_UPGRADE_CHECK"] = "true"
-    env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "no"
-    env.pop("PLATFORMIO_BUILD_DIR", None)
-    env.pop("PLATFORMIO_UPLOAD_PORT", None)
-    if workspace is not None:
-        env["PLATFORMIO_WORKSPACE_DIR"] = str(workspace)
-    return env
-
-
-def pio_path() -> Path:
-    path = REPO / ".venv" / "bin" / "pio"
-    missing = [str(path)] if not path.exists() else []
-    missing += [t for t in ("arm-none-eabi-gcc", "qemu-system-arm") if shutil.which(t) is None]
-    if missing:
-        raise DeviceError("firmware toolchain incomplete, missing: %s; run `bash scripts/setup.sh`" % ", ".join(missing))
-    return path
-
-
-def build(environment: str, workspace: Path, extra_env: dict | None = None) -> tuple[int, str]:
-    """`pio run -e <environment>` in `workspace`; returns (exit status, output)."""
-    env = pio_environ(workspace)
-    env.update(extra_env or {})
-    proc = subprocess.run(
-        [str(pio_path()), "run", "-e", environment], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=PIO_TIMEOUT_S, check=False,
-    )
-    return proc.returncode, proc.stdout
-
-
-def build_image(workspace: Path, environment: str = "qemu") -> Path:
-    """Builds an image and returns its ELF; DeviceError with the build output when the build fails."""
-    rc, out = build(environment, workspace)
-    elf = Path(workspace) / "build" / environment / "firmware.elf"
-    if rc != 0 or not elf.exists():
-        raise DeviceError("`pio run -e %s` failed (status %d):\n%s" % (environment, rc, out[-4000:]))
-    return elf
-
-
-def qemu_command(elf: Path, serial_port: int, icount_shift: int | None = None,
-                 monitor_port: int | None = None) -> list[str]:
-    board = json.loads(BOARD_JSON.read_text())
-    qemu = board["qemu"]
-    flags = list(qemu.get("flags", []))
-    if icount_shift is not None:
-        i = flags.index("-icount")
-        flags[i + 1] = re.sub(r"shift=\d+", "shift=%d" % icount_shift, flags[i + 1])
-    cmd = [qemu["system"], "-M", qemu["machine"], "-nographic"]
-    cmd += ["-monitor", "tcp:127.0.0.1:%d,server=on,wait=off" % monitor_port] if monitor_port else ["-monitor", "none"]
-    cmd += flags + ["-kernel", str(elf), "-serial", "tcp:127.0.0.1:%d,server=on,wait=on" % serial_port]
-    return cmd
-
-
-def free_tcp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# the build and QEMU start-up live in the bridge (`heartbeat replay --emulator` uses them too); re-exported here
+from edge_bridge.emulator import (  # noqa: E402,F401
+    BOARD_JSON,
+    PIO_TIMEOUT_S,
+    SYSTICK_HZ,
+    DeviceError,
+    Emulator,
+    build,
+    build_image,
+    elf_sizes,
+    elf_symbols,
+    free_tcp_port,
+    pio_environ,
+    pio_path,
+    qemu_command,
+)
 
 
 @dataclass
@@ -122,12 +68,12 @@ class QemuDevice:
     """The firmware running in QEMU, its UART on a TCP socket, a reader thread decoding what it sends."""
 
     def __init__(self, elf: Path, icount_shift: int | None = None, monitor: bool = False, log_path: Path | None = None):
-        self.elf = Path(elf)
-        self.port = free_tcp_port()
-        self.monitor_port = free_tcp_port() if monitor else None
-        self.cmd = qemu_command(self.elf, self.port, icount_shift, self.monitor_port)
+        self.emulator = Emulator(elf, icount_shift=icount_shift, monitor=monitor, log_path=log_path)
+        self.elf = self.emulator.elf
+        self.port = self.emulator.port
+        self.monitor_port = self.emulator.monitor_port
+        self.cmd = self.emulator.cmd
         self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
         self.link: serial.SerialBase | None = None
         self.frames: list[Received] = []
         self.rejects: list[wire.Reject] = []
@@ -140,11 +86,12 @@ class QemuDevice:
         self.bytes_received = 0
 
     # -- life cycle ---------------------------------------------------------------------------------
+    @property
+    def proc(self):
+        return self.emulator.proc
+
     def start(self) -> "QemuDevice":
-        log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-        if self.log_path:
-            log.close()
+        self.emulator.start()
         self.connect()
         return self
 
@@ -179,13 +126,7 @@ class QemuDevice:
 
     def close(self) -> None:
         self.disconnect()
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        self.emulator.stop()
 
     def __enter__(self) -> "QemuDevice":
         return self.start()
