@@ -1,0 +1,238 @@
+"""The model registry as the server sees it: versions, the champion's files, promotion. No HTTP in here.
+
+Everything goes through `toolchain.registry` (the one place that talks to MLflow about models) with
+toolchain settings derived from the server's Settings, so the CLI (`heartbeat promote`) and the server see
+the same registry and apply the same gate (`toolchain.gate`).
+
+The champion's files (model_int8.tflite, card.json) are fetched once per version from the version's artifact
+source into <state_dir>/server/model-cache/<version>/ and checked against the sha256 the registry recorded;
+versions are immutable, so the cache never goes stale. The `champion` alias itself is read from the registry
+on every call (another process, e.g. `heartbeat promote`, may move it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from sqlalchemy.orm import Session
+
+from server.core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
+from server.core.logging import get_logger
+from server.models.ml import Promotion
+
+log = get_logger("models")
+
+MODEL_FILE = "model_int8.tflite"
+CARD_FILE = "card.json"
+
+
+class NoChampion(Exception):
+    """No version holds the `champion` alias (nothing to predict with)."""
+
+    def __init__(self) -> None:
+        super().__init__("no model is promoted to champion yet; an engineer promotes one with "
+                         "POST /api/v1/models/{version}/promote (or `heartbeat promote N`)")
+
+
+def toolchain_settings(settings):
+    """ToolchainSettings for the same data, state, models and MLflow store as the server's Settings."""
+    return settings.toolchain_settings()
+
+
+def _registry_call(fn, *args, **kwargs):
+    """toolchain.registry errors (MLflow unreachable, bad input) become domain errors."""
+    from toolchain.errors import DataError, HeartbeatError
+
+    try:
+        return fn(*args, **kwargs)
+    except DataError as exc:
+        raise InvalidError(exc.one_line()) from exc
+    except HeartbeatError as exc:
+        if "is not registered" in exc.what:
+            raise NotFoundError(exc.what) from exc
+        raise
+
+
+def list_versions(settings) -> list:
+    from toolchain import registry
+
+    return _registry_call(registry.list_versions, toolchain_settings(settings))
+
+
+def get_version(settings, version: int):
+    for info in list_versions(settings):
+        if info.version == version:
+            return info
+    raise NotFoundError(f"model version {version} is not registered")
+
+
+def champion_info(settings):
+    from toolchain import registry
+
+    return _registry_call(registry.champion, toolchain_settings(settings))
+
+
+def source_path(source: str) -> Path | None:
+    """The local folder of an artifact source URI (file:// or a plain path); None for remote stores."""
+    parsed = urlparse(source)
+    if parsed.scheme in ("", "file"):
+        return Path(unquote(parsed.path)) if parsed.scheme else Path(source)
+    return None
+
+
+def production_path(info) -> str:
+    """Where the version's int8 model lives (what a firmware build or a bridge fetches)."""
+    local = source_path(info.source)
+    return str(local / MODEL_FILE) if local is not None else f"{info.source.rstrip('/')}/{MODEL_FILE}"
+
+
+# ----------------------------------------------------------------------------------- the champion's files
+
+
+@dataclass
+class ModelFiles:
+    version: int
+    flatbuffer: bytes
+    card: dict[str, Any]
+    sha256: str
+    folder: Path
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one invoke at a time
+    interpreter: Any = field(default=None, repr=False)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.card.get("class_names") or ["N", "S", "V", "F", "Q"])
+
+    @property
+    def test_records(self) -> list[str]:
+        return [str(r) for r in (self.card.get("data") or {}).get("test_records") or []]
+
+
+_files: dict[tuple[str, int], ModelFiles] = {}
+_files_lock = threading.Lock()
+
+
+def _fetch(settings, info) -> Path:
+    folder = Path(settings.state_dir) / "server" / "model-cache" / str(info.version)
+    if (folder / MODEL_FILE).is_file() and (folder / CARD_FILE).is_file():
+        return folder
+    local = source_path(info.source)
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    if local is not None and local.is_dir():
+        for name in (MODEL_FILE, CARD_FILE):
+            if not (local / name).is_file():
+                raise ConflictError(f"model version {info.version} has no {name} in its artifacts ({local})")
+            (tmp / name).write_bytes((local / name).read_bytes())
+    else:
+        import mlflow.artifacts
+
+        for name in (MODEL_FILE, CARD_FILE):
+            mlflow.artifacts.download_artifacts(artifact_uri=f"{info.source.rstrip('/')}/{name}", dst_path=str(tmp),
+                                                tracking_uri=toolchain_settings(settings).tracking_uri)
+    if folder.exists():  # an earlier fetch stopped half-way
+        shutil.rmtree(folder)
+    tmp.replace(folder)
+    return folder
+
+
+def model_files(settings, info) -> ModelFiles:
+    """The version's model and card, fetched once and checked against the registry's sha256."""
+    key = (str(settings.state_dir), int(info.version))
+    with _files_lock:
+        cached = _files.get(key)
+        if cached is not None:
+            return cached
+        folder = _fetch(settings, info)
+        flatbuffer = (folder / MODEL_FILE).read_bytes()
+        sha = hashlib.sha256(flatbuffer).hexdigest()
+        expected = info.tags.get("model_sha256")
+        if expected and expected != sha:
+            raise ConflictError(f"model version {info.version}: {MODEL_FILE} has sha256 {sha[:12]}..., the registry "
+                           f"recorded {expected[:12]}...; the artifact was changed after registration")
+        card = json.loads((folder / CARD_FILE).read_text())
+        if card.get("sha256") and card["sha256"] != sha:
+            raise ConflictError(f"model version {info.version}: card.json disagrees with {MODEL_FILE} (sha256)")
+        files = ModelFiles(int(info.version), flatbuffer, card, sha, folder)
+        _files[key] = files
+        return files
+
+
+def champion_files(settings) -> ModelFiles:
+    info = champion_info(settings)
+    if info is None:
+        raise NoChampion()
+    return model_files(settings, info)
+
+
+# ----------------------------------------------------------------------------------- promotion
+
+
+def promote(session: Session, settings, version: int, user, note: str | None = None,
+            force: bool = False) -> Promotion:
+    """Move `champion` to `version` through the gate; record the attempt (passed or not) as a Promotion row.
+
+    Passing: the new production model path goes to app.log and to the registry (version tag
+    `production_path`). Failing: Conflict with the gate's reasons; the registry is unchanged.
+    Forcing past a failed gate (a rollback) is for administrators and needs a note.
+    """
+    from toolchain import registry
+    from toolchain.errors import GateError
+
+    if force and getattr(user, "role", None) is not None and str(getattr(user.role, "value", user.role)) != "admin":
+        raise ForbiddenError("only an administrator may force a promotion past the gate")
+    info = get_version(settings, version)
+    previous = champion_info(settings)
+    tc = toolchain_settings(settings)
+    try:
+        decision = _registry_call(registry.promote, version, settings=tc, force=force, note=note)
+    except GateError as exc:
+        reasons = list(getattr(exc, "reasons", [exc.what]))
+        session.add(Promotion(model_version=version, user_id=user.id, passed=False, forced=False, changed=False,
+                              note=note, reasons=reasons,
+                              previous_champion=previous.version if previous else None))
+        session.commit()
+        log.warning("promotion refused: version %s did not pass the gate (user %s): %s", version, user.id,
+                    "; ".join(reasons))
+        raise ConflictError(f"version {version} did not pass the gate; nothing was changed: " + "; ".join(reasons)) \
+            from exc
+    path = production_path(info)
+    if decision.changed:
+        _tag_production_path(tc, version, path)
+    row = Promotion(model_version=version, user_id=user.id, passed=decision.passed, forced=decision.forced,
+                    changed=decision.changed, note=note, reasons=list(decision.reasons),
+                    previous_champion=previous.version if previous else None,
+                    production_path=path)
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    if decision.changed:
+        log.info("promotion: model version %s is champion (previous %s, user %s%s); production model path: %s",
+                 version, previous.version if previous else "none", user.id, ", forced" if decision.forced else "",
+                 path)
+    else:
+        log.info("promotion: model version %s was already champion (user %s); production model path: %s",
+                 version, user.id, path)
+    return row
+
+
+def _tag_production_path(tc, version: int, path: str) -> None:
+    from toolchain import registry
+
+    client = registry._client(tc)
+    client.set_model_version_tag(tc.registered_model_name, str(version), "production_path", path)
+
+
+def promotions(session: Session, version: int | None = None, limit: int = 100) -> list[Promotion]:
+    from sqlalchemy import select
+
+    query = select(Promotion).order_by(Promotion.id.desc()).limit(limit)
+    if version is not None:
+        query = query.where(Promotion.model_version == version)
+    return list(session.scalars(query))
