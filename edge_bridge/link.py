@@ -227,7 +227,7 @@ class DeviceLink:
             if isinstance(ev, wire.Reject):
                 c = ev.counter
                 setattr(self.counters, c, getattr(self.counters, c) + 1)
-                if self._resend is not None:
+                if self._resend is not None and c != "unknown":  # a damaged frame may have been a BEAT/ALERT
                     self._resend["tainted"] = True
                 continue
             self.counters.frames += 1

@@ -25,7 +25,7 @@ cost is one fsync per chunk, not per beat.
 Crash recovery: on open, rows left `in_flight` go back to `ready` and keep their batch, so the uploader resends
 that batch with its stored key and body.
 
-Disk budget: the bytes in use (pages not on the free list, plus the WAL) are checked before every write. Above
+Disk budget: the bytes in use (database pages not on the free list) are checked before every write. Above
 `warn_fraction` of the budget the queue warns (loudly, once per crossing); at the budget it refuses new device
 messages with QueueFullError and the reader stops acknowledging the device, which keeps them in its retransmit
 ring; nothing already queued is touched. Acked rows (beats, statuses, errors) can be pruned to make room.
@@ -165,6 +165,7 @@ class DurableQueue:
             self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA journal_size_limit=4194304")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
@@ -201,14 +202,14 @@ class DurableQueue:
             self._db.execute("INSERT INTO events (at, level, text) VALUES (?, ?, ?)", (utc_now(), level, text))
 
     def used_bytes(self) -> int:
-        """Bytes the queue occupies: database pages not on the free list, plus the write-ahead log."""
+        """Bytes of data in the queue: database pages not on the free list (the WAL's newest pages included).
+
+        The WAL file itself adds at most `journal_size_limit` (4 MiB) on disk once checkpointed."""
         with self._lock:
             page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
             pages = self._db.execute("PRAGMA page_count").fetchone()[0]
             free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
-        wal = Path(str(self.path) + "-wal")
-        wal_bytes = wal.stat().st_size if wal.exists() else 0
-        return (pages - free) * page_size + wal_bytes
+        return (pages - free) * page_size
 
     def _check_budget(self, incoming: int) -> None:
         used = self.used_bytes()

@@ -1,0 +1,145 @@
+"""The bridge against the real firmware image in QEMU (socket://): replay through the link with a dropped
+connection in the middle, a device restart, and `heartbeat replay --emulator` end to end.
+
+* 5 minutes of DS2 record 100 streamed by edge_bridge.replay through DeviceLink, the socket closed halfway: the
+  queue then holds every BEAT and ALERT the device's STATUS counts for that boot, each once; the beats equal the
+  toolchain's twin (toolchain.device_eval.classify_stream) on the same samples, and the EC57 summary equals the one
+  `heartbeat evaluate --pipeline` computes (toolchain.metrics on the twin's beats, same annotations);
+* QEMU restarted on the same port: the link reconnects, sees a new boot_id, records the old boot's end;
+* the CLI: JSON lines with the documented fields and the EC57 table.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_bridge import emulator, wire
+from edge_bridge.link import DeviceLink
+from edge_bridge.queue import DurableQueue
+from edge_bridge.replay import BeatCollector, read_recording, stream_recording
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+FS = 360
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory) -> Path:
+    try:
+        return emulator.build_image(tmp_path_factory.mktemp("pio-bridge"))
+    except emulator.DeviceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture()
+def emu(image, tmp_path):
+    with emulator.Emulator(image, log_path=tmp_path / "qemu.log") as e:
+        e.wait_listening()
+        yield e
+
+
+def until(cond, what: str, limit_s: float = 60.0):
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"never happened: {what}")
+
+
+def test_replay_with_a_dropped_link_holds_every_beat_once_and_equals_the_pipeline(emu, tmp_path, mitdb_dir):
+    from toolchain.device_eval import classify_stream
+    from toolchain.metrics import ec57_summary, match_beats
+
+    rec = read_recording("100", mitdb_dir, None, 300)
+    assert rec.lead == "MLII" and len(rec.codes) == 300 * FS
+    with DurableQueue(tmp_path / "queue.db") as q:
+        collector = BeatCollector(rec)
+        link = DeviceLink(emu.url, q, ack_every=32, ack_interval_s=1.0, backoff_initial_s=0.1,
+                          on_message=collector).start()
+        dropped = []
+
+        def progress(done, n):
+            if not dropped and done >= n // 2:
+                dropped.append(done)
+                link.drop()  # the cable is pulled: the reader reconnects, the replay continues from STATUS
+
+        try:
+            result = stream_recording(link, collector, progress=progress)
+        finally:
+            link.stop()
+        assert dropped and link.counters.connects == 2 and result.reconnects >= 1
+        st = result.status
+        assert st.samples == len(rec.codes) and st.lost == 0 and st.overruns == 0
+        boot = result.hello.boot_id
+        rows = q.device_messages(result.hello.device_id, boot)
+        seqs = [s for s, _, _ in rows]
+        assert len(seqs) == len(set(seqs))
+        reports = [(s, k) for s, k, _ in rows if k in ("beat", "alert")]
+        assert len([1 for _, k in reports if k == "beat"]) == st.beats
+        assert len([1 for _, k in reports if k == "alert"]) == st.alerts
+        assert q.boot(result.hello.device_id, boot)["held_through"] >= st.last_seq
+
+    # every beat exactly once, equal to the twin on the same samples
+    flatbuffer = (REPO / "models" / "current" / "model_int8.tflite").read_bytes()
+    beats, scores = classify_stream(flatbuffer, rec.codes)
+    keep = beats.r >= 0
+    twin = [(int(r), wire.CLASS_NAMES[int(np.argmax(s))], [int(v) for v in s])
+            for r, s in zip(beats.r[keep], scores[keep])]
+    got = [(b["sample"], b["label"], b["scores"]) for b in result.beats]
+    assert got == twin
+
+    # the EC57 summary equals the pipeline evaluation's scoring of the same stretch
+    pred = scores[keep].argmax(axis=1)
+    want = ec57_summary(match_beats(rec.ref_samples, rec.ref_labels, beats.r[keep], pred, fs=FS))
+    assert result.ec57() == want
+    assert want["qrs"]["se"] > 0.99 and want["n_ref"] > 300
+
+
+def test_a_restarted_device_is_a_new_boot(image, tmp_path):
+    e1 = emulator.Emulator(image, log_path=tmp_path / "q1.log").start()
+    e1.wait_listening()
+    with DurableQueue(tmp_path / "queue.db") as q:
+        link = DeviceLink(e1.url, q, backoff_initial_s=0.1, backoff_max_s=0.5).start()
+        try:
+            first, _ = link.wait_ready(60)
+            e1.stop()  # power cycle: the same port, a new boot
+            e2 = emulator.Emulator(image, log_path=tmp_path / "q2.log", port=e1.port).start()
+            try:
+                until(lambda: link.boot_id not in (None, first.boot_id), "the new boot seen")
+                second, _ = link.wait_ready(60)
+            finally:
+                link.stop()
+                e2.stop()
+        finally:
+            e1.stop()
+        assert second.boot_id != first.boot_id and link.counters.boots == 2
+        assert any(f"boot {first.boot_id} -> {second.boot_id}" in t for _, _, t in q.events())
+        assert q.boot(first.device_id, first.boot_id)["hello"]["boot_id"] == first.boot_id
+
+
+def test_replay_command_with_the_emulator(tmp_path, mitdb_dir):
+    out = tmp_path / "beats.jsonl"
+    env = {**os.environ, "COLUMNS": "200", "HEARTBEAT_DATA_DIR": str(mitdb_dir),
+           "HEARTBEAT_STATE_DIR": str(tmp_path / "state")}
+    proc = subprocess.run([sys.executable, "-m", "toolchain.cli", "replay", "208", "--emulator", "--seconds", "60",
+                           "--lead", "0", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) > 60
+    first = lines[0]
+    assert set(first) >= {"record", "sample", "label", "scores", "model_version"}
+    assert first["record"] == "208" and first["label"] in "NSVFQ" and len(first["scores"]) == 5
+    card = json.loads((REPO / "models" / "current" / "card.json").read_text())
+    assert first["model_version"] == card["version"]
+    assert [x["sample"] for x in lines] == sorted(x["sample"] for x in lines)
+    assert "AAMI EC57" in proc.stdout and "QRS" in proc.stdout
+    assert {x["label"] for x in lines} & {"V", "F"}  # record 208 is full of ventricular beats
