@@ -1,0 +1,235 @@
+"""The uploader against the real server: `heartbeat server run` (uvicorn) in a subprocess on a free port, a temporary
+state folder (SQLite), an administrator made with `heartbeat server create-admin`, a device and its token made
+through the API.
+
+* everything queued reaches the server once; a batch the server already has (the bridge died after posting)
+  is resent with the same key and answered as a replay; nothing is stored twice;
+* the server stopped for a while: the uploader backs off, keeps the batch, and delivers it once it is back;
+* 422: the item the server names is kept as rejected with its message, the rest goes under a new key;
+* an unknown device (404) and a revoked token (401): the uploader stops with a clear message, the queue intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edge_bridge import wire
+from edge_bridge.queue import DurableQueue
+from edge_bridge.uploader import Uploader, UploadStopped
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.skipif(not (REPO / "server" / "api" / "routes" / "ingest.py").exists(),
+                                reason="the server's ingest route is not in this tree")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, state: Path):
+        self.state = state
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, "HEARTBEAT_STATE_DIR": str(state), "HEARTBEAT_SECRET_KEY": secrets.token_hex(32),
+                    "COLUMNS": "200"}
+        for k in list(self.env):
+            if k.startswith("HEARTBEAT_DATABASE") or k.startswith("HEARTBEAT_BRIDGE_"):
+                self.env.pop(k)
+        self.proc: subprocess.Popen | None = None
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "toolchain.cli", "server", *args], input=stdin, text=True,
+                              capture_output=True, env=self.env, timeout=300)
+
+    def start(self) -> None:
+        log = open(self.state / "uvicorn.log", "ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "toolchain.cli", "server", "run", "--port",
+                                      str(self.port)], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            assert self.proc.poll() is None, (self.state / "uvicorn.log").read_text()[-3000:]
+            try:
+                if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("the server did not start: " + (self.state / "uvicorn.log").read_text()[-3000:])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def db_count(self, table: str, device_uid: str) -> int:
+        db = sqlite3.connect(self.state / "server" / "server.db")
+        try:
+            return db.execute(f"SELECT COUNT(*) FROM {table} t JOIN devices d ON t.device_id = d.id "
+                              "WHERE d.device_uid = ?", (device_uid,)).fetchone()[0]
+        finally:
+            db.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("server-state"))
+    password = secrets.token_urlsafe(18)
+    proc = srv.cli("create-admin", "--email", "admin@bridge.example", "--password-stdin", stdin=password + "\n")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    srv.start()
+    r = httpx.post(srv.url + "/api/v1/auth/token", data={"username": "admin@bridge.example", "password": password})
+    assert r.status_code == 200, r.text
+    srv.admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    yield srv
+    srv.stop()
+
+
+def new_device(server: Server, uid: str) -> tuple[str, int]:
+    r = httpx.post(server.url + "/api/v1/devices", json={"device_uid": uid, "name": "bridge test"},
+                   headers=server.admin)
+    assert r.status_code == 201, r.text
+    r = httpx.post(server.url + f"/api/v1/devices/{uid}/tokens", headers=server.admin)
+    assert r.status_code == 201, r.text
+    return r.json()["token"], r.json()["id"]
+
+
+def fill(q: DurableQueue, uid: str, boot: int, n_beats: int) -> int:
+    frames = [(1, wire.Hello(uid, "0.1.0", "cnn4-ds1-v1", bytes(32), 1, boot, 360))]
+    for s in range(2, n_beats + 2):
+        frames.append((s, wire.Beat(300 * s, 0, (100, -100, -120, -128, -128), 40000, 0)))
+    frames.append((n_beats + 2, wire.Beat(300 * (n_beats + 2), 2, (-100, -120, 100, -128, -128), 40000, 1)))
+    frames.append((n_beats + 3, wire.Alert(n_beats + 2, 300 * (n_beats + 2), 2, 100, 1, 204)))
+    frames.append((n_beats + 4, wire.Status(1000, 360 * n_beats, n_beats + 1, 1, 0, 0, 0, 0, 0, n_beats + 3, 2)))
+    q.store(uid, boot, frames)
+    return len(frames)
+
+
+def drain(up: Uploader, q: DurableQueue, limit_s: float = 120.0) -> None:
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        c = q.counts()
+        if c["ready"] == 0 and c["in_flight"] == 0 or up.fatal is not None:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the queue did not drain: {q.counts()}, {up.counters}")
+
+
+def test_everything_arrives_once_and_a_repeated_batch_is_a_replay(server, tmp_path):
+    uid = "hb-bridge-once"
+    token, _ = new_device(server, uid)
+    with DurableQueue(tmp_path / "queue.db") as q:
+        n = fill(q, uid, 77, 250)
+        q.add_feedback("77:%d" % (250 + 3), "relabel", "F", "Dr. Bedside")
+        # the bridge posted a batch and died before it could mark it: the server has it ...
+        b = q.next_batch(100)
+        r = httpx.post(server.url + "/api/v1/ingest", content=b.body.encode(),
+                       headers={"Authorization": f"Bearer {token}", "Idempotency-Key": b.idem_key,
+                                "Content-Type": "application/json"})
+        assert r.status_code == 200 and r.json()["stored"] == 100, r.text
+    with DurableQueue(tmp_path / "queue.db") as q:  # ... and the restarted bridge sends it again, same key
+        up = Uploader(q, server.url, token, batch_size=100, backoff_initial_s=0.05).start()
+        try:
+            drain(up, q)
+        finally:
+            up.stop()
+        assert up.fatal is None
+        assert q.counts() == {"ready": 0, "in_flight": 0, "acked": n + 1, "rejected": 0, "local": 0}
+        assert up.counters.replayed == 1 and up.counters.batches == 3
+    assert server.db_count("beats", uid) == 251
+    assert server.db_count("alerts", uid) == 1
+    assert server.db_count("device_statuses", uid) == 1
+    dev = httpx.get(server.url + f"/api/v1/devices/{uid}", headers=server.admin).json()
+    assert dev["counters"]["beats"] == 251 and dev["boot_id"] == 77
+
+
+def test_the_server_away_for_a_while_gets_the_same_batch_later(server, tmp_path):
+    uid = "hb-bridge-away"
+    token, _ = new_device(server, uid)
+    with DurableQueue(tmp_path / "queue.db") as q:
+        n = fill(q, uid, 5, 120)
+        server.stop()
+        up = Uploader(q, server.url, token, batch_size=50, backoff_initial_s=0.05, backoff_max_s=0.4).start()
+        try:
+            end = time.monotonic() + 60
+            while up.counters.retries < 3 and time.monotonic() < end:
+                time.sleep(0.05)
+            assert up.counters.retries >= 3 and up.counters.server_up is False
+            assert "unreachable" in up.counters.last_error
+            assert q.counts()["acked"] == 0 and q.counts()["in_flight"] == 50  # one batch, held
+            server.start()
+            drain(up, q)
+        finally:
+            up.stop()
+        assert up.fatal is None and q.counts()["acked"] == n
+    assert server.db_count("beats", uid) == 121
+
+
+def test_a_rejected_item_is_kept_with_the_servers_message_and_the_rest_goes_on(server, tmp_path):
+    uid = "hb-bridge-422"
+    token, _ = new_device(server, uid)
+    with DurableQueue(tmp_path / "queue.db") as q:
+        q.store(uid, 9, [(1, wire.Hello(uid, "0.1.0", "m", bytes(32), 1, 9, 360)),
+                         (2, wire.Beat(300, 2, (-100, -120, 100, -128, -128), 1, 1)),
+                         (3, wire.Alert(2, 300, 2, 100, 1, 204))])
+        q.add_feedback("9:3", "confirm", None, "Dr. Early")
+        # the alert never reached the server (held back locally): its feedback refers to nothing there
+        q._db.execute("UPDATE messages SET state='local' WHERE kind='alert'")
+        q.store(uid, 9, [(4, wire.Beat(600, 0, (100, -100, -120, -128, -128), 1, 0))])
+        up = Uploader(q, server.url, token, batch_size=100, backoff_initial_s=0.05).start()
+        try:
+            drain(up, q)
+        finally:
+            up.stop()
+        assert up.fatal is None
+        rejected = q.rejected()
+        assert [r["kind"] for r in rejected] == ["feedback"]
+        assert rejected[0]["error"]  # the server's words, kept
+        assert q.counts()["acked"] == 3 and up.counters.rejected == 1
+    assert server.db_count("beats", uid) == 2
+
+
+def test_unknown_device_and_revoked_token_stop_with_a_clear_message_and_keep_the_queue(server, tmp_path):
+    uid = "hb-bridge-revoked"
+    token, token_id = new_device(server, uid)
+    for case, device, expect in (("unknown", "hb-not-registered", "404"), ("revoked", uid, "401")):
+        if case == "revoked":
+            r = httpx.post(server.url + f"/api/v1/devices/{uid}/tokens/{token_id}/revoke", headers=server.admin)
+            assert r.status_code == 200, r.text
+        with DurableQueue(tmp_path / f"{case}.db") as q:
+            n = fill(q, device, 3, 20)
+            up = Uploader(q, server.url, token, backoff_initial_s=0.05).start()
+            try:
+                end = time.monotonic() + 60
+                while up.fatal is None and time.monotonic() < end:
+                    time.sleep(0.05)
+            finally:
+                up.stop()
+            assert isinstance(up.fatal, UploadStopped)
+            line = up.fatal.one_line()
+            assert f"({expect})" in line and "every queued message is kept" in line, line
+            if case == "unknown":
+                assert "not registered" in line
+            else:
+                assert "revoked" in line and "HEARTBEAT_BRIDGE_DEVICE_TOKEN" in line
+            assert q.counts() == {"ready": n, "in_flight": 0, "acked": 0, "rejected": 0, "local": 0}
+            b = q.next_batch(100)  # the batch it tried keeps its key for the next attempt
+            assert json.loads(b.body)["device_id"] == device and b.attempts == 1
