@@ -51,12 +51,17 @@ class RequestIdMiddleware:
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status_code = 500
+        responded = False
+
+        def log_access(status_code: int) -> None:
+            access_log.info("%s %s %s %.1fms", scope.get("method"), scope.get("path"), status_code,
+                            1000 * (time.perf_counter() - started))
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status_code
+            nonlocal responded
             if message["type"] == "http.response.start":
-                status_code = message["status"]
+                responded = True
+                log_access(message["status"])  # before the client can see the answer
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 message = {**message, "headers": headers}
@@ -65,8 +70,8 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_log.info("%s %s %s %.1fms", scope.get("method"), scope.get("path"), status_code,
-                            1000 * (time.perf_counter() - started))
+            if not responded:  # an exception before any answer: the error middleware answers 500
+                log_access(500)
             request_id_var.reset(token)
 
 
@@ -84,7 +89,9 @@ def validation_report(errors: list[dict]) -> dict:
         message = err.get("msg", "invalid")
         if err.get("type") == "json_invalid":
             ctx = err.get("ctx") or {}
-            message = f"malformed JSON: {ctx.get('error', 'cannot be parsed')}"
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            message = f"malformed JSON{where}: {ctx.get('error', 'cannot be parsed')}"
+            loc = loc[:1]
         issues.append({"loc": loc, "field": _field_path(loc), "message": message, "type": err.get("type", "")})
     summary = "; ".join(f"{'.'.join(str(p) for p in i['loc']) or 'request'}: {i['message']}" for i in issues[:5])
     if len(issues) > 5:
@@ -107,9 +114,15 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        request_id = request_id_var.get()
-        log.error("unhandled %s in %s %s: %s", exc.__class__.__name__, request.method, request.url.path, exc,
-                  exc_info=exc)
+        # this runs outside the request-id middleware (Starlette's error middleware is the outermost): take the
+        # id from the request's state, where the middleware left it
+        request_id = getattr(request.state, "request_id", None) or new_request_id()
+        token = request_id_var.set(request_id)
+        try:
+            log.error("unhandled %s in %s %s: %s", exc.__class__.__name__, request.method, request.url.path, exc,
+                      exc_info=exc)
+        finally:
+            request_id_var.reset(token)
         return JSONResponse(status_code=500, content={
             "detail": f"internal error ({exc.__class__.__name__}); it is logged under request id {request_id}"},
             headers={"X-Request-ID": request_id})

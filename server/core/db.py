@@ -2,8 +2,10 @@
 
 - SQLite (the embedded default): WAL journal, foreign keys on, a busy timeout, and every transaction opened with
   `BEGIN IMMEDIATE`, so two writers queue for the lock instead of failing half-way with "database is locked"
-  when a read transaction tries to become a write one. A connection can ask for a plain deferred transaction
-  with `.execution_options(sqlite_begin="DEFERRED")` (the health check does: it only reads).
+  when a read transaction tries to become a write one. The price: a transaction holds the write lock from its
+  start to its end, so keep them short. Work that only reads, and may take a while, asks for a plain deferred
+  transaction with `read_only(session)` first (or `.execution_options(sqlite_begin="DEFERRED")` on a
+  connection, as the health check does).
 - PostgreSQL: any `postgresql://` URL is driven by psycopg 3 (`postgresql+psycopg://`).
 - The schema exists only through Alembic migrations (`upgrade(url)`), in tests too.
 """
@@ -65,6 +67,16 @@ def make_engine(url: str, **kwargs) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def read_only(session: Session) -> Session:
+    """Open the session's next transaction as a reader (SQLite: BEGIN DEFERRED; no effect on PostgreSQL): it does
+    not hold the write lock, so it does not make writers wait. Call before the transaction's first statement;
+    do not write in it."""
+    if session.in_transaction():
+        return session
+    session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+    return session
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -181,13 +181,16 @@ def sessionmaker_(settings):
     from server.core.db import make_engine, make_sessionmaker
 
     engine = make_engine(settings.db_url)
-    yield make_sessionmaker(engine)
+    # the tests' own look behind the API reads in deferred transactions, so it never blocks the server (SQLite)
+    yield make_sessionmaker(engine.execution_options(sqlite_begin="DEFERRED"))
     engine.dispose()
 
 
 @pytest.fixture()
 def db_session(sessionmaker_):
-    """A session on this module's database, to look behind the API."""
+    """A session on this module's database, to look behind the API. It reads in deferred transactions (SQLite),
+    so it never blocks the server; call `db_session.rollback()` before reading again after more HTTP calls
+    (a transaction keeps seeing the snapshot it started with)."""
     with sessionmaker_() as session:
         yield session
 
