@@ -233,3 +233,41 @@ def test_unknown_device_and_revoked_token_stop_with_a_clear_message_and_keep_the
             assert q.counts() == {"ready": n, "in_flight": 0, "acked": 0, "rejected": 0, "local": 0}
             b = q.next_batch(100)  # the batch it tried keeps its key for the next attempt
             assert json.loads(b.body)["device_id"] == device and b.attempts == 1
+
+
+# ------------------------------------------------------------------------------------- the commands, end to end
+def heartbeat(env: dict, *args: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("HEARTBEAT_BRIDGE_")}
+    full.update({"COLUMNS": "200", **env})
+    return subprocess.run([sys.executable, "-m", "toolchain.cli", *args], capture_output=True, text=True, env=full,
+                          timeout=600)
+
+
+@pytest.mark.slow
+def test_replay_and_run_upload_through_the_bridge(server, tmp_path, mitdb_dir):
+    from edge_bridge import emulator
+
+    uid = "heartbeat-edge-emu"  # APP_DEVICE_ID of the emulated device
+    token, _ = new_device(server, uid)
+    env = {"HEARTBEAT_DATA_DIR": str(mitdb_dir), "HEARTBEAT_STATE_DIR": str(tmp_path / "state")}
+    out = tmp_path / "beats.jsonl"
+    proc = heartbeat(env, "replay", "100", "--emulator", "--seconds", "40", "--out", str(out),
+                     "--server", server.url, "--token", token)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) > 40 and "uploaded:" in proc.stdout
+    assert server.db_count("beats", uid) == len(lines)
+
+    # `bridge run` against a running emulated device: its HELLO and STATUS reach the server, the queue drains
+    elf = emulator.build_image(tmp_path / "state" / "bridge" / "emulator-build")
+    with emulator.Emulator(elf, log_path=tmp_path / "qemu.log") as emu:
+        emu.wait_listening()
+        hellos = server.db_count("hellos", uid)
+        proc = heartbeat({**env, "HEARTBEAT_BRIDGE_DEVICE_TOKEN": token}, "bridge", "run", "--device", emu.url,
+                         "--server", server.url, "--seconds", "6", "--no-live")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "stopped: 0 messages still queued" in proc.stdout
+    assert server.db_count("hellos", uid) >= hellos + 1  # the boot's HELLO and the answer to HELLO_REQUEST
+    proc = heartbeat(env, "bridge", "status", "--json")
+    counts = json.loads(proc.stdout)["counts"]
+    assert counts["ready"] == counts["in_flight"] == counts["rejected"] == 0 and counts["acked"] > 40
