@@ -21,8 +21,8 @@ class FeedbackCreate(BaseModel):
         description="confirm: the alert is right; reject: it is wrong (optionally naming the true class in `label`); "
                     "relabel: the beat is of class `label`")
     label: ClassName | None = Field(default=None, validate_default=True,
-                                    description="the true class: required for relabel, optional for reject, "
-                                                "not with confirm")
+                                    description="the true class: required for relabel, optional for reject; "
+                                                "with confirm only the alert's own class")
 
     @field_validator("label")
     @classmethod

@@ -59,13 +59,19 @@ def _five_scores(value: list[int]) -> list[int]:
 
 
 def check_relabel(action: str | None, label: str | None) -> str | None:
-    """relabel needs the true class; reject may name it (the beat is not the alert's class but `label`);
-    confirm takes none (the true class is the alert's). Shared with the API's FeedbackCreate."""
+    """relabel needs the true class; reject may name it (the beat is not the alert's class but `label`); confirm
+    may repeat the alert's own class (checked against the alert where it is known). Shared with FeedbackCreate."""
     if action == "relabel" and label is None:
         raise ValueError("relabel needs a label (the true class: N, S, V, F or Q)")
-    if action == "confirm" and label is not None:
-        raise ValueError("label is not taken with confirm (the true class is the alert's own)")
     return label
+
+
+def contradicts(action: str, label: str | None, alert_label: str) -> str | None:
+    """The message for a confirm whose label is not the alert's class (else None)."""
+    if action == "confirm" and label is not None and label != alert_label:
+        return (f"confirm means the alert's class {alert_label} is right, but label is {label}; "
+                "use relabel to give another class")
+    return None
 
 
 def _uuid_text(value: Any) -> Any:
@@ -165,8 +171,8 @@ class FeedbackItem(_Strict):
     alert: AlertKey = Field(description="the device key of the alert it is about")
     action: Literal["confirm", "reject", "relabel"]
     label: ClassName | None = Field(default=None, validate_default=True,
-                                    description="the true class: required for relabel, optional for reject, "
-                                                "not with confirm")
+                                    description="the true class: required for relabel, optional for reject; "
+                                                "with confirm only the alert's own class")
     clinician: str = Field(min_length=1, max_length=128, description="the name typed at the bedside")
     created_at: Timestamp
 

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from server.core.errors import NotFoundError
+from server.core.errors import InvalidError, NotFoundError
 from server.models.base import utcnow
 from server.models.identity import User
 from server.models.telemetry import STATUS_AFTER, Alert, Feedback, FeedbackAction, FeedbackSource
 from server.schemas.feedback import FeedbackCreate
+from server.schemas.ingest import contradicts
 
 
 def true_label_of(action: str, label: str | None, alert_label: str) -> str | None:
@@ -61,6 +62,9 @@ def give_feedback(session: Session, alert_id: int, user: User, data: FeedbackCre
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise NotFoundError(f"alert {alert_id} not found")
+    problem = contradicts(data.action, data.label, alert.label)
+    if problem:
+        raise InvalidError(problem)
     feedback_uid = str(uuid.uuid4())
     add_feedback_rows(session, [{
         "feedback_uid": feedback_uid, "alert_id": alert.id, "action": data.action, "label": data.label,

@@ -52,6 +52,7 @@ from server.schemas.ingest import (
     IngestResponse,
     ItemError,
     StatusItem,
+    contradicts,
     validate_items,
 )
 from server.services import devices as device_service
@@ -135,22 +136,28 @@ def _store(session: Session, device: Device, key: str, fingerprint: str, valid: 
 
     errors = list(errors)
     existing = _existing_keys(session, device.id, [item for _, item in valid if not isinstance(item, FeedbackItem)])
-    known_alerts = _known_alerts(session, device.id, valid)
+    known_alerts = _known_alerts(session, device.id, valid)  # device key -> class, stored before
     known_feedback = _known_feedback(session, [item.feedback_id for _, item in valid
                                                if isinstance(item, FeedbackItem)])
 
     counts: dict[str, int] = defaultdict(int)
     duplicates = 0
     seen: dict[tuple[int, int], str] = {}  # device key -> item type, earlier in this batch
+    batch_alerts: dict[tuple[int, int], str] = {}  # device key -> class of the alerts earlier in this batch
     seen_feedback: set[str] = set()
     new: dict[str, list[tuple[int, Any]]] = defaultdict(list)
     for index, item in valid:
         if isinstance(item, FeedbackItem):
             ref = (item.alert.boot_id, item.alert.seq)
-            if ref not in known_alerts and seen.get(ref) != "alert":
+            alert_label = known_alerts.get(ref) or batch_alerts.get(ref)
+            if alert_label is None:
                 errors.append(ItemError(index=index, field="alert", message=(
                     f"no alert (boot_id {ref[0]}, seq {ref[1]}) is stored for device {device.device_uid!r} "
                     "or earlier in this batch")))
+                continue
+            problem = contradicts(item.action, item.label, alert_label)
+            if problem:
+                errors.append(ItemError(index=index, field="label", message=problem))
                 continue
             if item.feedback_id in known_feedback or item.feedback_id in seen_feedback:
                 duplicates += 1
@@ -159,6 +166,8 @@ def _store(session: Session, device: Device, key: str, fingerprint: str, valid: 
             new["feedback"].append((index, item))
             continue
         dkey = (item.boot_id, item.seq)
+        if isinstance(item, AlertItem):
+            batch_alerts.setdefault(dkey, item.label)
         other = existing.get(dkey) or seen.get(dkey)
         if other is not None:
             if other == item.type:
@@ -222,9 +231,13 @@ def _existing_keys(session: Session, device_id: int, items: list[Any]) -> dict[t
     return {(boot, seq): name for name, boot, seq in session.execute(union_all(*selects))}
 
 
-def _known_alerts(session: Session, device_id: int, valid: list[tuple[int, Any]]) -> set[tuple[int, int]]:
+def _known_alerts(session: Session, device_id: int, valid: list[tuple[int, Any]]) -> dict[tuple[int, int], str]:
     refs = {(item.alert.boot_id, item.alert.seq) for _, item in valid if isinstance(item, FeedbackItem)}
-    return set(_alert_ids(session, device_id, refs)) if refs else set()
+    if not refs:
+        return {}
+    rows = session.execute(select(Alert.boot_id, Alert.seq, Alert.label).where(
+        Alert.device_id == device_id, tuple_(Alert.boot_id, Alert.seq).in_(sorted(refs))))
+    return {(boot, seq): label for boot, seq, label in rows}
 
 
 def _alert_ids(session: Session, device_id: int, refs: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
