@@ -5,6 +5,7 @@ import time
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -111,6 +112,15 @@ def _install_handlers(app: FastAPI) -> None:
         text = exc.detail if isinstance(exc.detail, str) else exc.detail.get("message", "")
         log.info("%s %s %s: %s", exc.status_code, request.method, request.url.path, str(text)[:500])
         return JSONResponse(status_code=exc.status_code, content=jsonable_encoder({"detail": exc.detail}))
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def _data(request: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
+        # the database refused a value the schema let through (e.g. a NUL character in a text, a number out of
+        # its column's range): the client's input, so a 422 naming the reason; nothing was stored
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
+        log.info("422 %s %s: database refused a value: %s", request.method, request.url.path, reason[:300])
+        return JSONResponse(status_code=422, content={"detail": {
+            "message": f"request is invalid: the database cannot store a value sent ({reason})", "errors": []}})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -6,6 +6,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 
+MAX_ID = 2**31 - 1  # ids and offsets fit a 32-bit signed INTEGER on every database (else: a clear 422, not a 500)
+
+
 class ErrorMessage(BaseModel):
     """Every 4xx/5xx answer except request validation: `{"detail": "<what was wrong>"}`."""
 

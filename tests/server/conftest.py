@@ -147,7 +147,7 @@ def blank_db_url(request, tmp_path_factory):
 
 # ------------------------------------------------------------------------------------------ settings
 @pytest.fixture(scope="module")
-def make_settings(tmp_path_factory, db_url):
+def make_settings(tmp_path_factory, db_url, session_cache):
     """Build server Settings for this module's database with every piece of state in a temporary folder."""
     from server.core.settings import Settings
 
@@ -161,7 +161,7 @@ def make_settings(tmp_path_factory, db_url):
             models_dir=state / "models",
             data_dir=Path(os.environ.get("HEARTBEAT_DATA_DIR",
                                          Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb")),
-            cache_dir=state / "cache",
+            cache_dir=session_cache,  # built beat sets are shared by the session (tests/conftest.py)
         )
         values.update(overrides)
         (state / "mlflow").mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, status
 from server.api.deps import CurrentUser, EngineerUser, SessionDep
 from server.core.logging import get_logger
 from server.models.identity import Device
-from server.schemas.common import AUTH_ERRORS, error_responses
+from server.schemas.common import AUTH_ERRORS, MAX_ID, error_responses
 from server.schemas.device import (DEVICE_UID_PATTERN, DeviceCreate, DevicePublic, DevicesPublic,
                                    DeviceTokenIssued, DeviceTokenPublic, DeviceUpdate)
 from server.services import devices as device_service
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/devices", tags=["devices"])
 log = get_logger("devices")
 DeviceUid = Annotated[str, Path(pattern=DEVICE_UID_PATTERN, description="The device's id (HELLO device_id).",
                                 examples=["hb-qemu-0001"])]
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="The token's id (from the token list).")]
 
 
 def _public(device: Device, active_tokens: int) -> DevicePublic:
@@ -27,7 +28,7 @@ def _public(device: Device, active_tokens: int) -> DevicePublic:
 @router.get("", response_model=DevicesPublic, summary="List devices with last seen, versions and counters",
             responses={**AUTH_ERRORS, **error_responses(422)})
 def list_devices(session: SessionDep, _user: CurrentUser,
-                 offset: Annotated[int, Query(ge=0)] = 0,
+                 offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> DevicesPublic:
     devices, count = device_service.list_devices(session, offset, limit)
     tokens = device_service.active_token_counts(session, [d.id for d in devices])
@@ -82,7 +83,7 @@ def list_tokens(session: SessionDep, _user: EngineerUser, device_uid: DeviceUid)
 @router.post("/{device_uid}/tokens/{token_id}/revoke", response_model=DeviceTokenPublic,
              summary="Revoke a device token (engineer or admin)",
              responses={**AUTH_ERRORS, **error_responses(404, 422)})
-def revoke_token(session: SessionDep, user: EngineerUser, device_uid: DeviceUid, token_id: int) \
+def revoke_token(session: SessionDep, user: EngineerUser, device_uid: DeviceUid, token_id: TokenId) \
         -> DeviceTokenPublic:
     """The token stops working at once. Revoking an already revoked token changes nothing."""
     device = device_service.get_device(session, device_uid)

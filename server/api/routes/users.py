@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Path, Query, status
 
 from server.api.deps import AdminUser, CurrentUser, SessionDep
 from server.core.logging import get_logger
 from server.models.identity import Role
-from server.schemas.common import AUTH_ERRORS, Message, error_responses
+from server.schemas.common import AUTH_ERRORS, MAX_ID, Message, error_responses
 from server.schemas.user import PasswordChange, UserCreate, UserPublic, UsersPublic, UserUpdate
 from server.services import users as user_service
 
 router = APIRouter(prefix="/users", tags=["users"])
 log = get_logger("users")
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="The user's id.")]
 
 
 @router.get("/me", response_model=UserPublic, summary="The signed-in user", responses=AUTH_ERRORS)
@@ -32,7 +33,7 @@ def change_my_password(session: SessionDep, user: CurrentUser, body: PasswordCha
 @router.get("", response_model=UsersPublic, summary="List users (admin)",
             responses={**AUTH_ERRORS, **error_responses(422)})
 def list_users(session: SessionDep, _admin: AdminUser,
-               offset: Annotated[int, Query(ge=0)] = 0,
+               offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
                limit: Annotated[int, Query(ge=1, le=500)] = 100,
                role: Role | None = None,
                is_active: bool | None = None) -> UsersPublic:
@@ -50,13 +51,13 @@ def create_user(session: SessionDep, admin: AdminUser, body: UserCreate) -> User
 
 @router.get("/{user_id}", response_model=UserPublic, summary="Read a user (admin)",
             responses={**AUTH_ERRORS, **error_responses(404, 422)})
-def read_user(session: SessionDep, _admin: AdminUser, user_id: int) -> UserPublic:
+def read_user(session: SessionDep, _admin: AdminUser, user_id: UserId) -> UserPublic:
     return UserPublic.model_validate(user_service.get_user(session, user_id))
 
 
 @router.patch("/{user_id}", response_model=UserPublic, summary="Update a user (admin)",
               responses={**AUTH_ERRORS, **error_responses(404, 409, 422)})
-def update_user(session: SessionDep, admin: AdminUser, user_id: int, body: UserUpdate) -> UserPublic:
+def update_user(session: SessionDep, admin: AdminUser, user_id: UserId, body: UserUpdate) -> UserPublic:
     """Change email, name, role, active flag or password. The last active administrator cannot be demoted or
     disabled, and administrators cannot disable themselves."""
     user = user_service.update_user(session, user_service.get_user(session, user_id), body, acting_user=admin)
@@ -67,7 +68,7 @@ def update_user(session: SessionDep, admin: AdminUser, user_id: int, body: UserU
 
 @router.post("/{user_id}/disable", response_model=UserPublic, summary="Disable a user (admin)",
              responses={**AUTH_ERRORS, **error_responses(404, 409, 422)})
-def disable_user(session: SessionDep, admin: AdminUser, user_id: int) -> UserPublic:
+def disable_user(session: SessionDep, admin: AdminUser, user_id: UserId) -> UserPublic:
     """The user can no longer log in, and their existing access tokens stop working at once. Their records
     (feedback, jobs) stay."""
     user = user_service.disable_user(session, user_service.get_user(session, user_id), acting_user=admin)
