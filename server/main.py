@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
 from server.core.errors import DomainError
@@ -151,6 +152,15 @@ def _custom_openapi(app: FastAPI):
             components[name] = sub
         components["HTTPValidationError"] = body
         components.pop("ValidationError", None)
+        # who may call each operation, from the same rules the dependencies enforce
+        policies = route_policies(app)
+        for path, item in schema.get("paths", {}).items():
+            for method, operation in item.items():
+                policy = policies.get((method.upper(), path))
+                allowed = sorted(POLICIES[policy]) if policy else ["anyone"]
+                operation["x-roles"] = allowed
+                note = f"**Who:** {', '.join(allowed)}."
+                operation["description"] = f"{operation.get('description', '').rstrip()}\n\n{note}".lstrip()
         app.openapi_schema = schema
         return schema
 

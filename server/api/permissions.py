@@ -43,3 +43,30 @@ PUBLIC_ROUTES: Final = frozenset({
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
 })
+
+
+def route_policies(app) -> dict[tuple[str, str], str | None]:
+    """(method, path) -> the policy its dependencies declare, None for a public route. The role-matrix test and
+    the OpenAPI "x-roles" field both come from this."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    def policies_of(dependant) -> set[str]:
+        found = set()
+        for dep in dependant.dependencies:
+            policy = getattr(dep.call, "policy", None)
+            if policy:
+                found.add(policy)
+            found |= policies_of(dep)
+        return found
+
+    table: dict[tuple[str, str], str | None] = {}
+    for context in iter_route_contexts(app.routes):  # FastAPI keeps included routers nested
+        if not isinstance(context.original_route, APIRoute):
+            continue
+        found = policies_of(context.dependant)
+        specific = (found - {"user"}) or found  # AdminUser etc. sit on top of CurrentUser
+        if len(specific) > 1:
+            raise RuntimeError(f"{context.path} declares several policies: {sorted(found)}")
+        for method in context.methods:
+            table[(method, context.path)] = next(iter(specific)) if specific else None
+    return table

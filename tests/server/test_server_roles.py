@@ -9,38 +9,12 @@ import re
 import uuid
 
 import pytest
-from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 
-from server.api.permissions import DEVICE, POLICIES, PUBLIC_ROUTES, USER_ROLES
+from server.api.permissions import DEVICE, POLICIES, PUBLIC_ROUTES, USER_ROLES, route_policies
 
 PRINCIPALS = ("none", "admin", "engineer", "clinician", "device")
 PLACEHOLDER_INT = 999_999
-
-
-def _policies_of(dependant) -> set[str]:
-    found = set()
-    for dep in dependant.dependencies:
-        policy = getattr(dep.call, "policy", None)
-        if policy:
-            found.add(policy)
-        found |= _policies_of(dep)
-    return found
-
-
-def route_policies(app) -> dict[tuple[str, str], str | None]:
-    """(method, path) -> the policy name its dependencies declare (None: public)."""
-    table: dict[tuple[str, str], str | None] = {}
-    for context in iter_route_contexts(app.routes):  # FastAPI >= 0.16x keeps included routers nested
-        route = context.original_route
-        if not isinstance(route, APIRoute):
-            continue
-        found = _policies_of(context.dependant)
-        specific = found - {"user"} if found - {"user"} else found  # AdminUser etc. sit on top of CurrentUser
-        assert len(specific) <= 1, f"{context.path} declares several policies: {sorted(found)}"
-        for method in context.methods:
-            table[(method, context.path)] = next(iter(specific)) if specific else None
-    return table
 
 
 def test_every_route_has_a_policy_or_is_listed_public(live_server):

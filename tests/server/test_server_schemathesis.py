@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from test_server_roles import route_policies
+from server.api.permissions import route_policies
 
 EXAMPLES_PER_MODE = 4
 
