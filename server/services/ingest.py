@@ -223,12 +223,11 @@ def _existing_keys(session: Session, device_id: int, items: list[Any]) -> dict[t
     if not ranges:
         return {}
     selects = []
-    for name, table in MESSAGE_TABLES.items():
-        in_range = or_(*(and_(table.boot_id == boot, table.seq.between(low, high))
-                         for boot, (low, high) in ranges.items()))
-        selects.append(select(literal(name).label("type"), table.boot_id, table.seq)
-                       .where(table.device_id == device_id, in_range))
-    return {(boot, seq): name for name, boot, seq in session.execute(union_all(*selects))}
+    for name, model in MESSAGE_TABLES.items():
+        c = model.__table__.c  # Core columns: this runs for every batch, the ORM layer costs here
+        in_range = or_(*(and_(c.boot_id == boot, c.seq.between(low, high)) for boot, (low, high) in ranges.items()))
+        selects.append(select(literal(name).label("type"), c.boot_id, c.seq).where(c.device_id == device_id, in_range))
+    return {(boot, seq): name for name, boot, seq in session.connection().execute(union_all(*selects))}
 
 
 def _known_alerts(session: Session, device_id: int, valid: list[tuple[int, Any]]) -> dict[tuple[int, int], str]:
@@ -273,7 +272,7 @@ def _insert_hellos(session: Session, device: Device, rows: list[tuple[int, Hello
 def _insert_beats(session: Session, device: Device, rows: list[tuple[int, BeatItem]], now: datetime) -> None:
     if not rows:
         return
-    session.execute(insert(Beat), [
+    session.connection().execute(insert(Beat.__table__), [
         {**_base(device, item, now), "r_sample": item.r_sample, "label": item.label, "scores": item.scores,
          "cost": item.cost, "flags": item.flags} for _, item in rows])
     alerted = [item for _, item in rows if item.flags & BEAT_FLAG_ALERTED]

@@ -101,6 +101,9 @@ def ingest(session: SessionDep, settings: SettingsDep, device: CurrentDevice, id
     (same device, boot_id and seq; feedback with the same feedback_id) are counted as duplicates and skipped."""
     if len(body.items) > settings.ingest_max_items:
         raise TooLargeError(f"batch of {len(body.items)} items; at most {settings.ingest_max_items} per request")
+    # End the token check's transaction (it recorded the token's last use) before the CPU-bound item checks:
+    # on SQLite every transaction holds the database's write lock, which other requests are waiting for.
+    session.commit()
     target = ingest_service.check_device(session, device, body.device_id)
     try:
         result = ingest_service.ingest_batch(session, target, idempotency_key, body)
