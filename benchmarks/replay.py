@@ -23,8 +23,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import numpy as np  # noqa: E402
-
 from edge_bridge import emulator  # noqa: E402
 from edge_bridge.link import DeviceLink  # noqa: E402
 from edge_bridge.queue import DurableQueue  # noqa: E402

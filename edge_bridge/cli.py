@@ -269,7 +269,8 @@ def replay(record: Annotated[str, typer.Argument(help="WFDB record: a path witho
         with Progress("[bold]streaming", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("samples", total=len(rec.codes))
-            result = stream_recording(link, collector, progress=lambda done, n: bar.update(task, completed=done))
+            result = stream_recording(link, collector, window_samples=s.replay_window_frames * 240,
+                                      progress=lambda done, n: bar.update(task, completed=done))
         write_jsonl(out, result.beats)
         console.print(f"{len(result.beats)} beats from {result.hello.device_id} (model {result.hello.model_version}, "
                       f"boot {result.hello.boot_id}) -> {out}; {result.wall_s:.1f} s")

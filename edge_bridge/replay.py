@@ -215,6 +215,7 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
         raise ReplayError(f"the device expects {hello.sample_rate_hz} Hz; replay resamples to {DEVICE_FS} Hz")
     collector.boot_id, collector.offset, collector.model_version = hello.boot_id, status.samples, hello.model_version
     boot, offset = hello.boot_id, status.samples
+    status_every = max(1, min(STATUS_EVERY_FRAMES, window_samples // wire.SAMPLES_MAX // 4))
     conn = link.connection
     pos, reconnects = 0, 0
     while True:
@@ -227,7 +228,7 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
                     raise TimeoutError(f"the device did not process samples up to {pos - window_samples}")
                 pos = link.send_samples(offset + pos, codes[pos:pos + wire.SAMPLES_MAX], conn=conn) - offset
                 frames += 1
-                if frames % STATUS_EVERY_FRAMES == 0:
+                if frames % status_every == 0:
                     link.send(wire.GetStatus(), expect_status=True, control=False, conn=conn)
                 if progress is not None:
                     progress(pos, n)

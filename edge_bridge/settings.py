@@ -66,6 +66,9 @@ class BridgeSettings(BaseSettings):
     backoff_max_s: float = Field(default=30.0, gt=0.0, description="Longest retry delay")
     ack_every: int = Field(default=32, ge=1, description="HOST_ACK after this many new messages are durable ...")
     ack_interval_s: float = Field(default=1.0, gt=0.0, description="... or after this long, whichever first")
+    replay_window_frames: int = Field(default=16, ge=1, le=64,
+                                      description="Replay: SAMPLES frames sent ahead of the device's last STATUS "
+                                                  "(QEMU: 16; a board without UART flow control: 1)")
     http_timeout_s: float = Field(default=30.0, gt=0.0, description="Timeout of one upload request")
     clinician: str | None = Field(default=None, min_length=1, max_length=128,
                                   description="Name recorded with bedside feedback when --clinician is not given")
