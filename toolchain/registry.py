@@ -689,3 +689,29 @@ def promote(version: int | str, *, settings: ToolchainSettings | None = None,
         f.flush()
         os.fsync(f.fileno())
     return GateDecision(decision.passed, list(decision.reasons), forced=forced, changed=True)
+
+
+def register_exported(version_dir: Path | str, settings: ToolchainSettings | None = None) -> tuple[int, bool]:
+    """Registers an exported model folder (models/<version>/, e.g. the shipped models/current) as a version, with
+    the metrics of its card: how a fresh MLflow store learns about a model trained elsewhere. Idempotent: a
+    version whose model sha256 equals the card's is returned as it is. Returns (version, newly registered)."""
+    settings = settings or get_settings()
+    vdir = _check_model_dir(version_dir)
+    card_path = vdir / "card.json"
+    try:
+        card = json.loads(card_path.read_text())
+        sha, summary, name = card["sha256"], card["summary"], card["version"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"unreadable model card: {exc}", str(card_path)) from None
+    if _sha256(vdir / MODEL_FILE) != sha:
+        raise ModelError("the model file disagrees with its card's sha256", str(vdir / MODEL_FILE),
+                         "re-export the model")
+    for v in list_versions(settings):
+        if v.tags.get("model_sha256") == sha:
+            return v.version, False
+    protocol = card.get("protocol")
+    info = log_training_run(params={"version": name, "protocol": protocol, "registered_from": "export"},
+                            metrics={k: float(x) for k, x in summary.items()}, artifacts=[card_path],
+                            tags={"protocol": protocol, "model_card_version": name}, model_dir=vdir,
+                            settings=settings)
+    return int(info.model_version), True

@@ -384,3 +384,28 @@ def test_unknown_or_malformed_versions(own_model, tmp_path):
     for bad in (0, "latest", True):
         with pytest.raises(DataError):
             registry.promote(bad, settings=own_model)
+
+
+def test_register_exported_is_idempotent_and_checks_the_card(own_model, tmp_path):
+    import shutil
+
+    from toolchain.settings import PROJECT_ROOT
+
+    shipped = PROJECT_ROOT / "models" / "current"
+    version, new = registry.register_exported(shipped, settings=own_model)
+    assert new
+    info = {v.version: v for v in registry.list_versions(own_model)}[version]
+    card = json.loads((shipped / "card.json").read_text())
+    assert info.tags["model_sha256"] == card["sha256"]
+    assert info.metrics["tflm_macro_f1"] == pytest.approx(card["summary"]["tflm_macro_f1"])
+    assert registry.register_exported(shipped, settings=own_model) == (version, False)
+    assert len(registry.list_versions(own_model)) == 1
+
+    tampered = tmp_path / "tampered"
+    shutil.copytree(shipped.resolve(), tampered)
+    data = bytearray((tampered / "model_int8.tflite").read_bytes())
+    data[-1] ^= 1
+    (tampered / "model_int8.tflite").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="sha256"):
+        registry.register_exported(tampered, settings=own_model)
+    assert len(registry.list_versions(own_model)) == 1
