@@ -38,3 +38,36 @@ def golden_beats() -> tuple[list[dict], list[list[int]]]:
     assert model["model_sha256"] == CARD["sha256"], "tests/contract/model_golden.json is not models/current's"
     beats = [b for case in dsp["cases"] for b in case["beats"]]
     return beats, model["scores"]
+
+
+def record_stream(settings, record: str = "119", seconds: int = 60):
+    """The first `seconds` of a MIT-BIH record (ADC codes) and the beats the device reports for them."""
+    from toolchain import dsp
+    from toolchain.mitdb import load_record
+
+    samples = load_record(settings.data_dir, record, "MLII").signal[: seconds * 360]
+    return samples, dsp.device_beats(samples)
+
+
+def stream_items(boot: int, samples, beats, alerts: dict[int, str], ecg_before: int = 1000, ecg_len: int = 2048,
+                 model_sha256: str | None = None):
+    """Ingest items of one boot: HELLO (the champion's sha256), every beat, an ALERT (with its ECG) for the beat
+    indices in `alerts` (index -> label). Returns (items, {beat index: alert seq})."""
+    from telemetry_items import alert, beat, hello
+
+    items = [hello(boot, 1, model_sha256=model_sha256 or CARD["sha256"])]
+    seq = 2
+    alert_seqs: dict[int, int] = {}
+    for k, r in enumerate(beats.r):
+        r = int(r)
+        label = alerts.get(k, "N")
+        items.append(beat(boot, seq, label, r_sample=r))
+        beat_seq = seq
+        seq += 1
+        if k in alerts:
+            start = max(0, r - ecg_before)
+            ecg = {"start_sample": start, "samples": [int(v) for v in samples[start:start + ecg_len]]}
+            items.append(alert(boot, seq, beat_seq, label, ecg=ecg, r_sample=r))
+            alert_seqs[k] = seq
+            seq += 1
+    return items, alert_seqs

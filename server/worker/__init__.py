@@ -1,0 +1,1 @@
+"""The server's background worker: a separate process (`heartbeat server worker`) that runs queued jobs."""
