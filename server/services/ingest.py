@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.core.errors import ConflictError, ForbiddenError, NotFoundError
+from server.core.logging import get_logger
 from server.models.base import utcnow
 from server.models.identity import Device
 from server.models.telemetry import (
@@ -58,6 +59,7 @@ from server.schemas.ingest import (
 from server.services import devices as device_service
 from server.services import feedback as feedback_service
 
+log = get_logger("ingest")
 BEAT_FLAG_ALERTED = 0x01
 _ATTEMPTS = 3  # a concurrent batch (another key) holding some of our items makes ours retry once or twice
 
@@ -99,13 +101,15 @@ def ingest_batch(session: Session, device: Device, key: str, request: IngestRequ
     for attempt in range(_ATTEMPTS):
         try:
             return _store(session, device, key, fingerprint, valid, errors, len(request.items))
-        except IntegrityError:
+        except IntegrityError as exc:
             session.rollback()
             stored = _stored_batch(session, device.id, key)
             if stored is not None:
                 return _replay(stored, fingerprint, key)
             if attempt == _ATTEMPTS - 1:
                 raise
+            log.info("device %s batch key=%s met a concurrent batch storing the same messages (%s); retrying",
+                     device.device_uid, key, type(exc.orig).__name__)
         except BaseException:
             session.rollback()
             raise
@@ -253,6 +257,12 @@ def _known_feedback(session: Session, uids: list[str]) -> set[str]:
     return set(session.scalars(select(Feedback.feedback_uid).where(Feedback.feedback_uid.in_(set(uids)))))
 
 
+def _bulk_insert(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
+    """One Core executemany (SQLite: in-process; psycopg 3: pipelined). Measured on PostgreSQL 15, it was as
+    fast as INSERT .. RETURNING batches and much faster than a multi-row VALUES (compiled anew every time)."""
+    session.connection().execute(insert(model.__table__), rows)
+
+
 def _base(device: Device, item: Any, now: datetime) -> dict[str, Any]:
     return {"device_id": device.id, "boot_id": item.boot_id, "seq": item.seq,
             "received_at": _utc(item.received_at), "stored_at": now}
@@ -261,7 +271,7 @@ def _base(device: Device, item: Any, now: datetime) -> dict[str, Any]:
 def _insert_hellos(session: Session, device: Device, rows: list[tuple[int, HelloItem]], now: datetime) -> None:
     if not rows:
         return
-    session.execute(insert(Hello), [
+    _bulk_insert(session, Hello, [
         {**_base(device, item, now), "firmware_version": item.firmware_version, "model_version": item.model_version,
          "model_sha256": item.model_sha256, "protocol_version": item.protocol_version,
          "sample_rate_hz": item.sample_rate_hz} for _, item in rows])
@@ -272,7 +282,7 @@ def _insert_hellos(session: Session, device: Device, rows: list[tuple[int, Hello
 def _insert_beats(session: Session, device: Device, rows: list[tuple[int, BeatItem]], now: datetime) -> None:
     if not rows:
         return
-    session.connection().execute(insert(Beat.__table__), [
+    _bulk_insert(session, Beat, [
         {**_base(device, item, now), "r_sample": item.r_sample, "label": item.label, "scores": item.scores,
          "cost": item.cost, "flags": item.flags} for _, item in rows])
     alerted = [item for _, item in rows if item.flags & BEAT_FLAG_ALERTED]
@@ -300,7 +310,7 @@ def _insert_alerts(session: Session, device: Device, rows: list[tuple[int, Alert
         select(Beat.boot_id, Beat.seq, Beat.id).where(
             Beat.device_id == device.id,
             tuple_(Beat.boot_id, Beat.seq).in_(sorted({(i.boot_id, i.beat_seq) for _, i in rows}))))}
-    session.execute(insert(Alert), [
+    _bulk_insert(session, Alert, [
         {**_base(device, item, now), "beat_seq": item.beat_seq, "beat_id": beat_ids.get((item.boot_id, item.beat_seq)),
          "r_sample": item.r_sample, "label": item.label, "score": item.score, "rule": item.rule,
          "threshold": item.threshold, "ecg_start": item.ecg.start_sample if item.ecg else None,
@@ -311,7 +321,7 @@ def _insert_alerts(session: Session, device: Device, rows: list[tuple[int, Alert
 def _insert_statuses(session: Session, device: Device, rows: list[tuple[int, StatusItem]], now: datetime) -> None:
     if not rows:
         return
-    session.execute(insert(DeviceStatus), [
+    _bulk_insert(session, DeviceStatus, [
         {**_base(device, item, now), **{name: getattr(item, name) for name in STATUS_COUNTERS}} for _, item in rows])
     newest = max((item for _, item in rows), key=lambda i: (_utc(i.received_at), i.seq))
     if device.counters_at is None or _utc(newest.received_at) >= device.counters_at:
@@ -321,5 +331,5 @@ def _insert_statuses(session: Session, device: Device, rows: list[tuple[int, Sta
 def _insert_gaps(session: Session, device: Device, rows: list[tuple[int, GapItem]], now: datetime) -> None:
     if not rows:
         return
-    session.execute(insert(Gap), [
+    _bulk_insert(session, Gap, [
         {**_base(device, item, now), "first": item.first, "last": item.last} for _, item in rows])
