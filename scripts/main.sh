@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Heartbeat Edge: the main job (README: `bash scripts/main.sh`).
-# Brings the machine up to date with scripts/setup.sh, then runs `heartbeat main`: load the shipped model
-# (models/current; trains one first if there is none), verify it, generate the firmware's model library,
-# evaluate it on DS2 (float figures from its card, int8 under TF Lite and TFLite Micro) and run the whole
-# device pipeline on DS2 records. Arguments go to `heartbeat main` (e.g. --retrain).
+# Brings the machine up to date with scripts/setup.sh, then runs `heartbeat main`: the whole system on its
+# embedded defaults (server with SQLite and a local MLflow store, its worker, the emulated device, and the
+# bridge streaming a MIT-BIH record), live in the terminal until Ctrl-C. See server/system.py.
+# Arguments go to `heartbeat main` (e.g. --record 119, --port 8001, --seconds 120 --exit-when-done).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

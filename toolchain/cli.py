@@ -299,14 +299,14 @@ def golden(version: Annotated[str, typer.Option(help="models/<version> whose out
     console.print(f"wrote {out}/dsp_golden.json and model_golden.json for {card['version']}")
 
 
-# ----------------------------------------------------------------------------------------------- main job
-# DS2 records for the main job's pipeline run: clean rhythm, noise, F and V beats, S beats with long pauses
-MAIN_JOB_PIPELINE_RECORDS = ("100", "105", "213", "232")
+# ----------------------------------------------------------------------------------------------- report
+# DS2 records for the report's pipeline run: clean rhythm, noise, F and V beats, S beats with long pauses
+REPORT_PIPELINE_RECORDS = ("100", "105", "213", "232")
 
-@app.command("main")
-def main_job(retrain: Annotated[bool, typer.Option(help="train a new model even if models/current exists")]
-             = False) -> None:
-    """The main job: load (or train) the shipped model, verify and export it, evaluate it and print its report."""
+@app.command("report")
+def report(retrain: Annotated[bool, typer.Option(help="train a new model even if models/current exists")]
+           = False) -> None:
+    """The model's report: load (or train) the shipped model, verify and export it, evaluate it on DS2."""
     from toolchain.export import generate_firmware_lib
     from toolchain.job import run_training_job
 
@@ -321,7 +321,7 @@ def main_job(retrain: Annotated[bool, typer.Option(help="train a new model even 
     console.print(f"[green]verified[/green] models/{vdir.name} (sha256 {info.get('sha256', '')[:16]}...), "
                   "generated firmware/lib/model_data")
     evaluate(version=vdir.name, pipeline=False, records=None, json_out=None)
-    evaluate(version=vdir.name, pipeline=True, records=",".join(MAIN_JOB_PIPELINE_RECORDS), json_out=None)
+    evaluate(version=vdir.name, pipeline=True, records=",".join(REPORT_PIPELINE_RECORDS), json_out=None)
 
 
 def _load_plugins() -> None:

@@ -25,7 +25,7 @@ def one_error_line(proc) -> str:
 def test_help_lists_the_commands():
     proc = heartbeat("--help")
     assert proc.returncode == 0
-    for cmd in ("data", "train", "evaluate", "export", "promote", "models", "golden", "main"):
+    for cmd in ("data", "train", "evaluate", "export", "promote", "models", "golden", "report"):
         assert cmd in proc.stdout
 
 
