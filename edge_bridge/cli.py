@@ -222,6 +222,9 @@ def replay(record: Annotated[str, typer.Argument(help="WFDB record: a path witho
            seconds: Annotated[Optional[float], typer.Option(help="only the first N seconds")] = None,
            server: Annotated[Optional[str], typer.Option(help="also queue and upload to this server")] = None,
            token: Annotated[Optional[str], typer.Option(help="device token for --server")] = None,
+           resume: Annotated[bool, typer.Option("--resume", help="the device was started for this record and an "
+                                                "earlier replay was interrupted: continue where the device is "
+                                                "(the bridge's queue holds the earlier beats)")] = False,
            config: ConfigOpt = None) -> None:
     """Stream a WFDB record through the device; write its beats as JSON lines; EC57 summary if annotated."""
     from edge_bridge.replay import BeatCollector, ReplayError, read_recording, stream_recording, write_jsonl
@@ -230,13 +233,15 @@ def replay(record: Annotated[str, typer.Argument(help="WFDB record: a path witho
     _logging()
     if emulator == bool(device):
         raise HeartbeatError("give exactly one of --emulator and --device URL")
+    if resume and emulator:
+        raise HeartbeatError("--resume continues on a running device", hint="use it with --device URL")
     s = load_settings(config, server_url=server, device_token=token)
     rec = read_recording(record, get_settings().data_dir, lead, seconds)
     console.print(f"{rec.name}: lead {rec.lead}, {rec.source_len} samples at {rec.fs:g} Hz "
                   f"({rec.source_len / rec.fs:.0f} s)" + (f", resampled {rec.up}/{rec.down} to 360 Hz"
                                                           if (rec.up, rec.down) != (1, 1) else ""))
     with ExitStack() as stack:
-        if server:
+        if server or resume:  # the bridge's own queue: uploads, and what an interrupted run already received
             q = stack.enter_context(_open_queue(s))
         else:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="heartbeat-replay-")))
@@ -269,7 +274,7 @@ def replay(record: Annotated[str, typer.Argument(help="WFDB record: a path witho
         with Progress("[bold]streaming", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=True) as bar:
             task = bar.add_task("samples", total=len(rec.codes))
-            result = stream_recording(link, collector, window_samples=s.replay_window_frames * 240,
+            result = stream_recording(link, collector, window_samples=s.replay_window_frames * 240, resume=resume,
                                       progress=lambda done, n: bar.update(task, completed=done))
         write_jsonl(out, result.beats)
         console.print(f"{len(result.beats)} beats from {result.hello.device_id} (model {result.hello.model_version}, "

@@ -78,7 +78,6 @@ def resolve_record(record: str, data_dir: Path | None) -> Path:
 def read_recording(record: str, data_dir: Path | None = None, lead: str | None = None,
                    seconds: float | None = None) -> Recording:
     import wfdb
-    from scipy.signal import resample_poly
 
     from toolchain.mitdb import CLASS_INDEX, SYMBOL_TO_CLASS
 
@@ -129,6 +128,8 @@ def read_recording(record: str, data_dir: Path | None = None, lead: str | None =
         mv = (d - baseline).astype(np.float64) / gain * scale
         mv[invalid] = 0.0
         if up != 1 or down != 1:
+            from scipy.signal import resample_poly  # seconds to import: only when a record needs it
+
             mv = resample_poly(mv, up, down)
         codes = np.rint(mv * CODES_PER_MV).astype(np.int64) + CODE_ZERO
     codes = np.clip(codes, CODE_MIN, CODE_MAX)
@@ -196,13 +197,17 @@ class BeatCollector:
 
 
 def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: float = 120.0,
-                     window_samples: int = WINDOW_SAMPLES,
+                     window_samples: int = WINDOW_SAMPLES, resume: bool = False,
                      progress: Callable[[int, int], None] | None = None) -> ReplayResult:
     """Streams the collector's recording through a started link; returns when every beat is held.
 
     A GET_STATUS follows every STATUS_EVERY_FRAMES SAMPLES frames, and no sample is sent more than
     `window_samples` ahead of the newest STATUS `samples`: the socket's buffers would otherwise hold minutes of
-    signal, and the device would only see the HOST_ACKs behind them after its retransmit ring had overflowed."""
+    signal, and the device would only see the HOST_ACKs behind them after its retransmit ring had overflowed.
+
+    `resume`: the device was started for this recording (its sample 0 is the recording's sample 0) and an earlier
+    run of the bridge, killed or stopped, already sent part of it: continue from the device's STATUS `samples`;
+    the beats are then those of the whole boot, from the queue."""
     rec = collector.recording
     codes = rec.codes
     n = len(codes)
@@ -213,11 +218,15 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
         raise ReplayError(str(exc)) from None
     if hello.sample_rate_hz != DEVICE_FS:
         raise ReplayError(f"the device expects {hello.sample_rate_hz} Hz; replay resamples to {DEVICE_FS} Hz")
-    collector.boot_id, collector.offset, collector.model_version = hello.boot_id, status.samples, hello.model_version
-    boot, offset = hello.boot_id, status.samples
+    offset = 0 if resume else status.samples
+    if resume and status.samples > n:
+        raise ReplayError(f"--resume: the device has processed {status.samples} samples, the recording has {n}",
+                          hint="the device was not started for this recording: replay without --resume")
+    collector.boot_id, collector.offset, collector.model_version = hello.boot_id, offset, hello.model_version
+    boot = hello.boot_id
     status_every = max(1, min(STATUS_EVERY_FRAMES, window_samples // wire.SAMPLES_MAX // 4))
     conn = link.connection
-    pos, reconnects = 0, 0
+    pos, reconnects = (status.samples if resume else 0), 0
     while True:
         try:
             frames = 0
@@ -254,6 +263,13 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
         raise ReplayError(f"the device's frames up to seq {final.last_seq} did not all arrive "
                           f"(held through {link.held_through})")
     link.flush_ack()
+    if resume:  # beats received by an earlier run are in the queue, not in this run's collector: take the boot's
+        collector.beats = []
+        for _, kind, item in link.queue.device_messages(hello.device_id, boot):
+            if kind == "beat":
+                collector(hello.device_id, boot, 0, item["seq"], wire.Beat(
+                    item["r_sample"], wire.CLASS_NAMES.index(item["label"]), tuple(item["scores"]), item["cost"],
+                    item["flags"]))
     beats = sorted(collector.beats, key=lambda b: b["seq"])
     return ReplayResult(rec, hello, final, beats, time.monotonic() - t0, reconnects)
 

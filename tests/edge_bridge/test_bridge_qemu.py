@@ -143,3 +143,50 @@ def test_replay_command_with_the_emulator(tmp_path, mitdb_dir):
     assert [x["sample"] for x in lines] == sorted(x["sample"] for x in lines)
     assert "AAMI EC57" in proc.stdout and "QRS" in proc.stdout
     assert {x["label"] for x in lines} & {"V", "F"}  # record 208 is full of ventricular beats
+
+
+def test_a_sigkilled_replay_resumes_where_the_device_is_and_loses_nothing(emu, tmp_path, mitdb_dir):
+    import signal
+    import sqlite3
+
+    from toolchain.device_eval import classify_stream
+
+    env = {**os.environ, "COLUMNS": "200", "HEARTBEAT_DATA_DIR": str(mitdb_dir),
+           "HEARTBEAT_STATE_DIR": str(tmp_path / "state")}
+    cmd = [sys.executable, "-m", "toolchain.cli", "replay", "100", "--device", emu.url, "--seconds", "120",
+           "--resume"]
+    first = subprocess.Popen(cmd + ["--out", str(tmp_path / "a.jsonl")], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    db = tmp_path / "state" / "bridge" / "queue.db"
+
+    def beats_queued() -> int:
+        if not db.exists():
+            return 0
+        con = sqlite3.connect(db, timeout=30)
+        try:
+            return con.execute("SELECT COUNT(*) FROM messages WHERE kind='beat'").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+        finally:
+            con.close()
+
+    try:
+        until(lambda: beats_queued() >= 40 or first.poll() is not None, "beats queued by the first run", 120)
+        assert first.poll() is None, "the first run ended before it could be killed"
+        os.kill(first.pid, signal.SIGKILL)
+    finally:
+        first.wait(timeout=30)
+    assert first.returncode == -signal.SIGKILL and not (tmp_path / "a.jsonl").exists()
+
+    out = tmp_path / "b.jsonl"
+    proc = subprocess.run(cmd + ["--out", str(out)], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got = [json.loads(x) for x in out.read_text().splitlines()]
+    rec = read_recording("100", mitdb_dir, None, 120)
+    flatbuffer = (REPO / "models" / "current" / "model_int8.tflite").read_bytes()
+    beats, scores = classify_stream(flatbuffer, rec.codes)
+    keep = beats.r >= 0
+    assert [(b["sample"], b["scores"]) for b in got] == \
+        [(int(r), [int(v) for v in s]) for r, s in zip(beats.r[keep], scores[keep])]
+    seqs = [b["seq"] for b in got]
+    assert len(seqs) == len(set(seqs)) and len({b["boot_id"] for b in got}) == 1
