@@ -25,7 +25,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from server.core.logging import get_logger
+from server.core.logging import LOGGER_NAME, get_logger
 from server.models.ml import JobStatus
 from server.services import retrain
 
@@ -192,6 +192,7 @@ def run_worker(settings, *, once: bool = False, poll_interval: float = 1.0,
     from server.core.db import make_engine, make_sessionmaker
 
     stop = stop or threading.Event()
+    handler = _worker_log(settings)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -218,8 +219,24 @@ def run_worker(settings, *, once: bool = False, poll_interval: float = 1.0,
     finally:
         if own_engine:
             engine.dispose()
-    log.info("worker %s: stopped after %d job(s)", name, done)
+        log.info("worker %s: stopped after %d job(s)", name, done)
+        logging.getLogger(LOGGER_NAME).removeHandler(handler)
+        handler.close()
     return done
+
+
+def _worker_log(settings) -> logging.Handler:
+    """<log_dir>/worker.log (rotating, like app.log; a file of its own, since two processes must not rotate one)."""
+    from logging.handlers import RotatingFileHandler
+
+    Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(Path(settings.log_dir) / "worker.log", maxBytes=settings.log_max_bytes,
+                                  backupCount=settings.log_backup_count, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return handler
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -241,6 +241,7 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
     assert body["mlflow_run_id"] and body["model_version"] and body["started_at"] and body["finished_at"]
     assert body["result"]["metrics"]["tflm_accuracy"] > 0
     assert "claimed by worker" in log and "clinician-labelled beats: 3 usable" in log and "succeeded" in log
+    assert f"job {job['id']}: succeeded" in (Path(settings.log_dir) / "worker.log").read_text()
     run = MlflowClient(tracking_uri=settings.tracking_uri).get_run(body["mlflow_run_id"])
     params = run.data.params
     assert (params["job_id"], params["epochs"], params["train_records"], params["test_records"]) == \
