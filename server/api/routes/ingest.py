@@ -7,10 +7,11 @@ of this route, including a malformed body or a missing Idempotency-Key, has the 
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import threading
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -81,6 +82,24 @@ IdempotencyKey = Annotated[str, Header(
                 "what the first request answered and stores nothing")]
 
 
+_turn_guard = threading.Lock()
+
+
+def sqlite_turn(request: Request) -> Iterator[None]:
+    """SQLite has one writer at a time. On SQLite, the ingest requests of this process take turns here, on a
+    lock that hands over the moment the last one is done, instead of in SQLite's busy handler, which polls with
+    sleeps of up to 100 ms (and made the 99th percentile latency of four concurrent uploaders about a second)."""
+    state = request.app.state
+    if state.engine.dialect.name != "sqlite":
+        yield
+        return
+    with _turn_guard:
+        if not hasattr(state, "sqlite_ingest_turn"):
+            state.sqlite_ingest_turn = threading.Lock()
+    with state.sqlite_ingest_turn:
+        yield
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorMessage, "description": description}
 
@@ -95,8 +114,8 @@ def _error(description: str) -> dict[str, Any]:
         413: _error("More items than the server takes in one batch (ingest_max_items, 1000 by default)"),
         422: {"model": IngestRejected, "description": "Invalid items, each named; nothing of the batch was stored"},
     })
-def ingest(session: SessionDep, settings: SettingsDep, device: CurrentDevice, idempotency_key: IdempotencyKey,
-           body: IngestRequest) -> IngestResponse:
+def ingest(_turn: Annotated[None, Depends(sqlite_turn)], session: SessionDep, settings: SettingsDep,
+           device: CurrentDevice, idempotency_key: IdempotencyKey, body: IngestRequest) -> IngestResponse:
     """Stores the batch in one transaction: every item, or (if any is invalid) none. Messages already stored
     (same device, boot_id and seq; feedback with the same feedback_id) are counted as duplicates and skipped."""
     if len(body.items) > settings.ingest_max_items:
