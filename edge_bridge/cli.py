@@ -266,7 +266,8 @@ def replay(record: Annotated[str, typer.Argument(help="WFDB record: a path witho
                                 timeout_s=s.http_timeout_s).start()
             stack.callback(uploader.stop)
         link = DeviceLink(url, q, ack_every=s.ack_every, ack_interval_s=s.ack_interval_s,
-                          backoff_initial_s=s.backoff_initial_s, backoff_max_s=s.backoff_max_s, on_message=collector)
+                          backoff_initial_s=s.backoff_initial_s, backoff_max_s=s.backoff_max_s, on_message=collector,
+                          enrich=collector.enrich)
         link.start()
         stack.callback(link.stop)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

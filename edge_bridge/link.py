@@ -69,7 +69,8 @@ class DeviceLink:
 
     def __init__(self, url: str, queue: DurableQueue, *, ack_every: int = 32, ack_interval_s: float = 1.0,
                  backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0, read_timeout_s: float = 0.05,
-                 on_message: Callable[[str, int, int, int, wire.Message], None] | None = None):
+                 on_message: Callable[[str, int, int, int, wire.Message], None] | None = None,
+                 enrich: Callable[[wire.Message, dict], None] | None = None):
         self.url = url
         self.queue = queue
         self.ack_every = ack_every
@@ -78,6 +79,7 @@ class DeviceLink:
         self.backoff_max_s = backoff_max_s
         self.read_timeout_s = read_timeout_s
         self.on_message = on_message  # (device_id, boot_id, row id, seq, message), for new messages only
+        self.enrich = enrich  # (message, ingest item): optional fields added before the item is queued
         self.counters = LinkCounters()
         self._port: serial.SerialBase | None = None
         self._seq_lock = threading.Lock()
@@ -293,7 +295,7 @@ class DeviceLink:
         if self.device_id is None or self.boot_id is None:
             return settled
         try:
-            res = self.queue.store(self.device_id, self.boot_id, batch, settled_through=settled)
+            res = self.queue.store(self.device_id, self.boot_id, batch, settled_through=settled, enrich=self.enrich)
         except QueueFullError as exc:
             self.counters.refused += len(batch)
             self.counters.last_error = exc.one_line()

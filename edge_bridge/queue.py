@@ -41,7 +41,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from edge_bridge import wire
 from toolchain.errors import HeartbeatError
@@ -250,18 +250,22 @@ class DurableQueue:
         return row[0] if row else None
 
     def store(self, device_id: str, boot_id: int, frames: Iterable[tuple[int, wire.Message]],
-              settled_through: int = 0) -> StoreResult:
+              settled_through: int = 0,
+              enrich: Callable[[wire.Message, dict[str, Any]], None] | None = None) -> StoreResult:
         """Writes device frames of one boot in one transaction; duplicates (same device, boot, seq) are skipped.
 
         `settled_through`: a seq up to which the link knows every frame that will ever come has come (the STATUS
         that ends a RESEND replay): held_through moves at least there. Raises QueueFullError (nothing written)
-        when the disk budget is reached.
+        when the disk budget is reached. `enrich(message, item)` may add optional fields to an item (an alert's
+        `ecg` when the bridge streams a recording).
         """
         frames = list(frames)
         now = utc_now()
         rows = []
         for seq, msg in frames:
             item = to_item(msg, boot_id, seq, now)
+            if enrich is not None:
+                enrich(msg, item)
             rows.append((seq, msg, item["type"], json.dumps(item, separators=(",", ":"))))
         result = StoreResult()
         with self._lock:

@@ -36,6 +36,7 @@ CODES_PER_MV = 200
 CODE_ZERO = 1024
 CODE_MIN, CODE_MAX = 0, 2047
 STATUS_EVERY_FRAMES = 4
+ECG_HALF = 2 * DEVICE_FS  # an alert carries 2 s of ECG either side of its R peak (1440 codes; ingest takes <= 4096)
 WINDOW_SAMPLES = 16 * 240  # about 10.7 s of signal in flight; the ring (128 beats/alerts) covers far more
 UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "v": 1e3, "nv": 1e-6}
 
@@ -179,6 +180,18 @@ class BeatCollector:
         self.offset = 0
         self.model_version = ""
         self.beats: list[dict] = []
+
+    def enrich(self, msg: wire.Message, item: dict) -> None:
+        """The link's enrich hook: an alert of this replay gets the ECG around its beat (`ecg`, docs/ingest.md):
+        ECG_HALF samples (2 s) either side of the R peak, as the device's 360 Hz ADC codes."""
+        if not isinstance(msg, wire.Alert) or self.boot_id is None or item["boot_id"] != self.boot_id:
+            return
+        r = msg.r_sample - self.offset
+        codes = self.recording.codes
+        if not 0 <= r < len(codes):
+            return
+        start, end = max(0, r - ECG_HALF), min(len(codes), r + ECG_HALF)
+        item["ecg"] = {"start_sample": start + self.offset, "samples": [int(v) for v in codes[start:end]]}
 
     def __call__(self, device_id: str, boot_id: int, row_id: int, seq: int, msg: wire.Message) -> None:
         if not isinstance(msg, wire.Beat) or self.boot_id is None or boot_id != self.boot_id:

@@ -80,6 +80,13 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
 
+    def db_scalar(self, sql: str, *params):
+        db = sqlite3.connect(self.state / "server" / "server.db")
+        try:
+            return db.execute(sql, params).fetchone()[0]
+        finally:
+            db.close()
+
     def db_count(self, table: str, device_uid: str) -> int:
         db = sqlite3.connect(self.state / "server" / "server.db")
         try:
@@ -251,12 +258,17 @@ def test_replay_and_run_upload_through_the_bridge(server, tmp_path, mitdb_dir):
     token, _ = new_device(server, uid)
     env = {"HEARTBEAT_DATA_DIR": str(mitdb_dir), "HEARTBEAT_STATE_DIR": str(tmp_path / "state")}
     out = tmp_path / "beats.jsonl"
-    proc = heartbeat(env, "replay", "100", "--emulator", "--seconds", "40", "--out", str(out),
+    proc = heartbeat(env, "replay", "208", "--emulator", "--seconds", "40", "--out", str(out),
                      "--server", server.url, "--token", token)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = out.read_text().splitlines()
     assert len(lines) > 40 and "uploaded:" in proc.stdout
     assert server.db_count("beats", uid) == len(lines)
+    # record 208's ventricular beats raise alerts; each carries the 4 s of ECG the bridge streamed around it
+    alerts = server.db_count("alerts", uid)
+    assert alerts > 0
+    assert server.db_scalar("SELECT COUNT(*) FROM alerts a JOIN devices d ON a.device_id = d.id WHERE "
+                            "d.device_uid = ? AND a.ecg_samples IS NOT NULL AND a.ecg_start >= 0", uid) == alerts
 
     # `bridge run` against a running emulated device: its HELLO and STATUS reach the server, the queue drains
     elf = emulator.build_image(tmp_path / "state" / "bridge" / "emulator-build")
