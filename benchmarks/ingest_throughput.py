@@ -1,7 +1,7 @@
 """Ingest throughput: beats per second and request latency of POST /api/v1/ingest, against a bare endpoint.
 
     .venv/bin/python benchmarks/ingest_throughput.py [--batches 300] [--batch-size 100] [--clients 4]
-                                                     [--database-url URL] [--target 2000]
+                                                     [--database-url URL] [--target 2000] [--out FILE]
 
 In one run:
 1. the real server (uvicorn serving server.main:create_app, its own process) on a free loopback port, with a
@@ -15,7 +15,7 @@ In one run:
 
 Reports beats/s and p50/p99 latency of both and the ratio ingest / bare (the price of authentication,
 idempotency and the database), checks that the database holds exactly the beats sent, and writes the figures to
-<state>/benchmarks/ingest_throughput.json. Exit status 1 when ingest stays below --target beats/s.
+<state>/benchmarks/ingest_throughput.json (or --out). Exit status 1 when ingest stays below --target beats/s.
 """
 from __future__ import annotations
 
@@ -176,6 +176,7 @@ def main() -> int:
     ap.add_argument("--warmup", type=int, default=10, help="batches sent first and not counted (default 10)")
     ap.add_argument("--database-url", help="the server's database (default: SQLite in a temporary folder)")
     ap.add_argument("--target", type=float, default=2000.0, help="beats/s ingest must reach (default 2000)")
+    ap.add_argument("--out", type=Path, help="result file (default <state>/benchmarks/ingest_throughput.json)")
     args = ap.parse_args()
     if min(args.batches, args.batch_size, args.clients) < 1 or args.warmup < 0:
         raise SystemExit("error: --batches, --batch-size and --clients must be >= 1, --warmup >= 0")
@@ -251,7 +252,7 @@ def main() -> int:
     print(f"ratio ingest / bare parse: {ratio:.2f}; database holds all {stored} beats sent")
     print(f"target >= {args.target:.0f} beats/s: {'met' if met else 'NOT met'}")
 
-    out = toolchain_settings().state_dir / "benchmarks" / "ingest_throughput.json"
+    out = args.out or toolchain_settings().state_dir / "benchmarks" / "ingest_throughput.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"batches": args.batches, "batch_size": args.batch_size, "clients": args.clients,
                                "database": db_kind, "results": results, "ratio": round(ratio, 3),

@@ -1,7 +1,9 @@
 """POST /api/v1/ingest over real HTTP on SQLite and PostgreSQL: the contract in docs/ingest.md."""
 from __future__ import annotations
 
+import json
 import threading
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -318,3 +320,58 @@ def test_the_openapi_schema_documents_the_items(live_server):
     kinds = {branch["properties"]["type"].get("const") for branch in request["properties"]["items"]["items"]["oneOf"]}
     assert kinds == {"hello", "beat", "alert", "status", "gap", "feedback"}
     assert request["examples"][0]["items"][1]["type"] == "beat"
+
+
+def test_the_bridge_uploader_and_this_server_agree(live_server, db, tmp_path):
+    """The real edge bridge (durable queue + uploader) uploads device messages and a bedside feedback here."""
+    from edge_bridge import wire
+    from edge_bridge.queue import DurableQueue
+    from edge_bridge.uploader import Uploader
+
+    dev = live_server.make_device()
+    boot = new_boot()
+    frames = [(1, wire.Hello(dev.device_uid, "1.0.0", "v9", bytes(range(32)), 1, boot, 360)),
+              (2, wire.Beat(720, 0, (127, -128, -128, -128, -128), 41_000, 2)),
+              (3, wire.Beat(1010, 2, (-120, -128, 119, -128, -128), 41_100, 1)),
+              (4, wire.Alert(3, 1010, 2, 119, 1, 200)),
+              (5, wire.Gap(6, 7)),
+              (8, wire.Status(9000, 3240, 2, 1, 0, 0, 0, 0, 2, 5, 2))]
+    queue = DurableQueue(tmp_path / "bridge.db")
+    queue.store(dev.device_uid, boot, frames, settled_through=8)
+    queue.add_feedback(f"{boot}:4", "relabel", "S", "Dr. Bridge")
+    uploader = Uploader(queue, live_server.base_url, dev.token, batch_size=4)
+    try:
+        while uploader.step():
+            pass
+    finally:
+        uploader.stop()
+    assert uploader.fatal is None and uploader.counters.rejected == 0, uploader.counters.last_error
+    assert uploader.counters.stored == 7
+
+    counts = _counts(db, dev.id)
+    assert counts.pop("batch") >= 2  # 7 items in batches of at most 4
+    assert counts == {"hello": 1, "beat": 2, "alert": 1, "status": 1, "gap": 1}
+    b = db.one(select(Beat).where(Beat.device_id == dev.id, Beat.seq == 3))
+    assert (b.r_sample, b.label, b.scores, b.cost, b.flags) == (1010, "V", [-120, -128, 119, -128, -128], 41_100, 1)
+    a = db.one(select(Alert).where(Alert.device_id == dev.id))
+    assert (a.beat_id, a.status.value, a.true_label) == (b.id, "relabelled", "S")
+    h = db.one(select(Hello).where(Hello.device_id == dev.id))
+    assert h.model_sha256 == bytes(range(32)).hex() and h.boot_id == boot
+
+
+@pytest.mark.slow
+def test_the_throughput_benchmark_runs(tmp_path):
+    """benchmarks/ingest_throughput.py end to end (its own server and SQLite database) on a few small batches;
+    no speed is asserted here."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "result.json"
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "ingest_throughput.py"
+    proc = subprocess.run([sys.executable, str(bench), "--batches", "6", "--batch-size", "20", "--clients", "2",
+                           "--warmup", "1", "--target", "0", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "ratio ingest / bare parse" in proc.stdout and "database holds all 140 beats sent" in proc.stdout
+    result = json.loads(out.read_text())
+    assert [r["beats"] for r in result["results"]] == [120, 120] and result["ratio"] > 0
