@@ -110,6 +110,8 @@ class DeviceLink:
         self._since_ack = 0
         self._last_ack_at = 0.0
         self._session_boot_known = False
+        self._refused_pending = False
+        self._last_room_check = 0.0
 
     # -- life cycle -------------------------------------------------------------------------------------
     def start(self) -> "DeviceLink":
@@ -220,6 +222,12 @@ class DeviceLink:
             self._handshake()
         if self.held_through > self._acked and now - self._last_ack_at >= self.ack_interval_s:
             self._send_ack()
+        if self._refused_pending and self._resend is None and self._handshake_done \
+                and now - self._last_room_check >= self.ack_interval_s:
+            self._last_room_check = now
+            if self.queue.used_bytes() < self.queue.warn_fraction * self.queue.budget_bytes:
+                self._refused_pending = False  # room again: the device still holds what was refused
+                self._send_resend()
 
     def _on_data(self, data: bytes) -> None:
         self.counters.bytes += len(data)
@@ -299,6 +307,7 @@ class DeviceLink:
         except QueueFullError as exc:
             self.counters.refused += len(batch)
             self.counters.last_error = exc.one_line()
+            self._refused_pending = True  # ask for them again once there is room (see _tick)
             return 0
         self.counters.stored += res.stored
         self.counters.duplicates += res.duplicates

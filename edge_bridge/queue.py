@@ -28,7 +28,8 @@ that batch with its stored key and body.
 Disk budget: the bytes in use (database pages not on the free list) are checked before every write. Above
 `warn_fraction` of the budget the queue warns (loudly, once per crossing); at the budget it refuses new device
 messages with QueueFullError and the reader stops acknowledging the device, which keeps them in its retransmit
-ring; nothing already queued is touched. Acked rows (beats, statuses, errors) can be pruned to make room.
+ring; nothing already queued is touched. It takes new messages again once uploads and pruning (acked beats,
+statuses, errors) have brought it back below the warning level.
 """
 from __future__ import annotations
 
@@ -213,7 +214,9 @@ class DurableQueue:
 
     def _check_budget(self, incoming: int) -> None:
         used = self.used_bytes()
-        if used + incoming >= self.budget_bytes:
+        # once full, stay full until uploads and pruning bring the queue back below the warning level (no flapping)
+        limit = self.warn_fraction * self.budget_bytes if self.full else self.budget_bytes
+        if used + incoming >= limit:
             if not self.full:
                 self.full = True
                 self.event("error", f"DISK BUDGET FULL: the queue uses {used} of {self.budget_bytes} bytes; "

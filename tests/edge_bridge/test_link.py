@@ -143,7 +143,7 @@ def test_a_restarted_bridge_resends_from_what_its_queue_holds(tmp_path):
 
 
 def test_a_full_queue_refuses_and_stops_acknowledging_keeping_what_it_has(tmp_path):
-    with DurableQueue(tmp_path / "queue.db", budget_bytes=64 * 1024) as q:
+    with DurableQueue(tmp_path / "queue.db", budget_bytes=192 * 1024) as q:
         lk = DeviceLink("loop://", q, ack_every=1, backoff_initial_s=0.05).start()
         try:
             until(lambda: sent(lk, wire.GetStatus), "handshake")
@@ -164,6 +164,15 @@ def test_a_full_queue_refuses_and_stops_acknowledging_keeping_what_it_has(tmp_pa
             assert len(sent(lk, wire.HostAck)) == acks_before  # nothing more acknowledged
             assert all(a.device_seq <= held for a in sent(lk, wire.HostAck))
             assert "queue is full" in lk.counters.last_error
+            # uploads and pruning make room: the bridge asks the device again for what it refused
+            resends = len(sent(lk, wire.Resend))
+            while (b := q.next_batch(100)) is not None:
+                q.batch_done(b, {})
+            q.prune()
+            after = until(lambda: len(sent(lk, wire.Resend)) > resends and sent(lk, wire.Resend), "RESEND")
+            assert after[-1].after_seq == held
+            inject(lk, *[(s, beat(s)) for s in range(held + 1, seq + 11)], (seq + 11, status(seq + 10)))
+            until(lambda: lk.held_through == seq + 11, "the refused frames held after all")
         finally:
             lk.stop()
 
