@@ -16,9 +16,13 @@ app = typer.Typer(name="server", help="The Heartbeat Edge server: API, migration
 
 
 def _settings():
+    from server.core.security import configure_password_hashing
     from server.core.settings import get_settings
 
-    return get_settings()
+    settings = get_settings()
+    configure_password_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib,
+                               settings.password_hash_parallelism)
+    return settings
 
 
 def _migrate(settings) -> str | None:

@@ -17,6 +17,7 @@ from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
 from server.core.errors import DomainError
+from server.core.security import configure_password_hashing
 from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
 from server.core.settings import Settings, get_settings
 from server.schemas.common import ValidationErrorBody
@@ -169,6 +170,8 @@ def _custom_openapi(app: FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_password_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib,
+                               settings.password_hash_parallelism)
     engine = make_engine(settings.db_url)
 
     @asynccontextmanager

@@ -19,8 +19,25 @@ JWT_ALGORITHM = "HS256"
 DEVICE_TOKEN_PREFIX = "hbd_"
 DEVICE_TOKEN_DISPLAY_CHARS = 8  # "hbd_" + the first 8 characters: enough to tell tokens apart in a list
 
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) defaults
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# argon2id; the parameters come from the settings (configure_password_hashing, called by the app factory and the
+# CLI); until then the library's defaults (RFC 9106 low-memory profile: t=3, 64 MiB, p=4). Verifying reads the
+# parameters stored in each hash, so hashes made with other parameters keep working (and are redone at login).
+_hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+def configure_password_hashing(time_cost: int, memory_kib: int, parallelism: int) -> None:
+    global _hasher, _dummy_hash
+    if (_hasher.time_cost, _hasher.memory_cost, _hasher.parallelism) != (time_cost, memory_kib, parallelism):
+        _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        _dummy_hash = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -31,7 +48,7 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     """True if the password matches. With no hash (unknown user) a dummy hash is checked, so the answer takes as
     long as for a real user and the timing does not tell which emails exist."""
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

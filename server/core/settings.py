@@ -31,6 +31,10 @@ class Settings(ToolchainSettings):
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Lifetime of a user access token.")
     ingest_max_items: int = Field(default=1000, ge=1, description="Largest ingest batch (items).")
     monitoring_window_days: int = Field(default=30, ge=1, description="Rolling window of the monitoring metrics.")
+    password_hash_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id passes.")
+    password_hash_memory_kib: int = Field(default=64 * 1024, ge=1024, le=4 * 1024 * 1024,
+                                          description="argon2id memory per hash (KiB).")
+    password_hash_parallelism: int = Field(default=4, ge=1, le=16, description="argon2id lanes.")
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="app.log size before it rotates.")
     log_backup_count: int = Field(default=5, ge=0, description="Rotated app.log files kept.")
 

@@ -162,6 +162,8 @@ def make_settings(tmp_path_factory, db_url, session_cache):
             data_dir=Path(os.environ.get("HEARTBEAT_DATA_DIR",
                                          Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb")),
             cache_dir=session_cache,  # built beat sets are shared by the session (tests/conftest.py)
+            # a light argon2id profile keeps the many logins of the suite fast; production keeps the default
+            password_hash_time_cost=1, password_hash_memory_kib=1024, password_hash_parallelism=1,
         )
         values.update(overrides)
         (state / "mlflow").mkdir(parents=True, exist_ok=True)
