@@ -56,7 +56,7 @@ def score(pairs: list[tuple[str, str]], classes=CLASS_NAMES) -> dict:
     return {"n": n, "accuracy": _ratio(correct, n), "per_class": per_class}
 
 
-def test_set_metrics(card: dict) -> dict:
+def card_test_metrics(card: dict) -> dict:
     report = (card.get("metrics") or {}).get("int8_tflm") or {}
     per_class = {}
     for c in CLASS_NAMES:
@@ -97,7 +97,7 @@ def champion_report(session: Session, settings, window_days: int | None = None,
             pairs.append((label, UNKNOWN))
             kinds["rejected_without_label"] += 1
     field = {**score(pairs), **kinds}
-    test = test_set_metrics(files.card)
+    test = card_test_metrics(files.card)
     difference = {"accuracy": _diff(field["accuracy"], test["accuracy"]),
                   "per_class": {c: {"precision": _diff(field["per_class"][c]["precision"],
                                                        test["per_class"][c]["precision"]),

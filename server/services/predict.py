@@ -122,7 +122,7 @@ _beats: dict[tuple, object] = {}
 _beats_lock = threading.Lock()
 
 
-def test_beats(settings, files: ModelFiles, record: str):
+def champion_test_beats(settings, files: ModelFiles, record: str):
     """The device beats of one test record (BeatSet), built once per process (and cached on disk)."""
     from toolchain.data import build_beats
 
@@ -148,7 +148,7 @@ def predict_random(session: Session, settings, user_id: int | None, record: str 
     rng = rng or random.SystemRandom()
     chosen = record or rng.choice(records)
     try:
-        beats = test_beats(settings, files, chosen)
+        beats = champion_test_beats(settings, files, chosen)
     except DataError as exc:
         raise ConflictError(f"the test record {chosen} cannot be read: {exc.one_line()}") from exc
     if len(beats) == 0:
