@@ -35,8 +35,10 @@ def add_feedback_rows(session: Session, rows: list[dict[str, Any]], now: datetim
     if not rows:
         return
     now = now or utcnow()
+    # Lock the alerts (PostgreSQL; SQLite's writer is alone anyway) so that two verdicts on one alert given at
+    # the same moment are applied one after the other and the later transaction sees the earlier's feedback.
     labels = dict(session.execute(select(Alert.id, Alert.label).where(
-        Alert.id.in_({row["alert_id"] for row in rows}))).all())
+        Alert.id.in_({row["alert_id"] for row in rows})).order_by(Alert.id).with_for_update()).all())
     session.execute(insert(Feedback), [
         {"feedback_uid": row["feedback_uid"], "alert_id": row["alert_id"],
          "action": FeedbackAction(row["action"]), "true_label": true_label_of(row["action"], row["label"],

@@ -132,3 +132,31 @@ def test_bedside_confirm_with_another_class_is_an_invalid_item(live_server, devi
              [feedback(boot, 2, "confirm", label="V"), feedback(boot, 2, "confirm", label="N")])
     assert r.status_code == 422
     assert [(e["index"], e["field"]) for e in r.json()["detail"]["errors"]] == [(1, "label")]
+
+
+def test_simultaneous_verdicts_leave_the_status_of_the_latest(live_server, device, clinician, admin, db):
+    """Two clinicians answer the same alert at the same moment: the status is always the latest feedback's."""
+    import threading
+
+    for _ in range(4):
+        alert_id, _ = _alert_id(live_server, device, db)
+        bodies = [{"action": "confirm"}, {"action": "relabel", "label": "F"}]
+        clients = [live_server.client(clinician.token), live_server.client(admin.token)]
+        barrier = threading.Barrier(2)
+        codes = []
+
+        def give(i):
+            barrier.wait()
+            codes.append(clients[i].post(f"/api/v1/alerts/{alert_id}/feedback", json=bodies[i]).status_code)
+
+        threads = [threading.Thread(target=give, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert codes == [201, 201]
+        latest = db.all(select(Feedback).where(Feedback.alert_id == alert_id)
+                        .order_by(Feedback.created_at.desc(), Feedback.id.desc()))[0]
+        stored = db.one(select(Alert).where(Alert.id == alert_id))
+        assert stored.status.value == {"confirm": "confirmed", "relabel": "relabelled"}[latest.action.value]
+        assert stored.true_label == latest.true_label
