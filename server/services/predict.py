@@ -51,13 +51,18 @@ def _interpreter(files: ModelFiles):
         from tflite_micro.python.tflite_micro import runtime
 
         it = runtime.Interpreter.from_bytes(files.flatbuffer)
-        order: list[str] = []
-        for i in range(8):
-            try:
-                shape = it.get_input_details(i)["shape"]
-            except IndexError:
-                break
-            order.append("beat" if len(shape) == 4 else "rr")
+        order = [("beat" if len(d["shape"]) == 4 else "rr") for d in sorted(files.card.get("inputs") or [],
+                                                                          key=lambda d: d["index"])]
+        if not order:  # a card without its inputs: ask the interpreter (it prints when asked one too many)
+            from toolchain.ui import captured_native_output
+
+            with captured_native_output():
+                for i in range(8):
+                    try:
+                        shape = it.get_input_details(i)["shape"]
+                    except IndexError:
+                        break
+                    order.append("beat" if len(shape) == 4 else "rr")
         out = it.get_output_details(0)["quantization_parameters"]
         files.interpreter = (it, order, float(out["scales"][0]), int(out["zero_points"][0]))
     return files.interpreter

@@ -15,6 +15,7 @@ import hashlib
 import json
 import shutil
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +73,27 @@ def get_version(settings, version: int):
     raise NotFoundError(f"model version {version} is not registered")
 
 
-def champion_info(settings):
+CHAMPION_TTL_SECONDS = 5.0
+_champion_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def champion_info(settings, fresh: bool = False):
+    """The champion's VersionInfo, or None. A found champion is remembered for CHAMPION_TTL_SECONDS (a registry
+    query costs ~50 ms, most of a prediction): a promotion through this process is seen at once, one made
+    elsewhere (`heartbeat promote`, another API process) within that time. "No champion" is never remembered."""
     from toolchain import registry
 
-    return _registry_call(registry.champion, toolchain_settings(settings))
+    tc = toolchain_settings(settings)
+    key = (tc.tracking_uri, tc.registered_model_name)
+    hit = _champion_cache.get(key)
+    if not fresh and hit is not None and time.monotonic() - hit[0] < CHAMPION_TTL_SECONDS:
+        return hit[1]
+    info = _registry_call(registry.champion, tc)
+    if info is None:
+        _champion_cache.pop(key, None)
+    else:
+        _champion_cache[key] = (time.monotonic(), info)
+    return info
 
 
 def source_path(source: str) -> Path | None:
@@ -188,7 +206,7 @@ def promote(session: Session, settings, version: int, user, note: str | None = N
     if force and getattr(user, "role", None) is not None and str(getattr(user.role, "value", user.role)) != "admin":
         raise ForbiddenError("only an administrator may force a promotion past the gate")
     info = get_version(settings, version)
-    previous = champion_info(settings)
+    previous = champion_info(settings, fresh=True)
     tc = toolchain_settings(settings)
     try:
         decision = _registry_call(registry.promote, version, settings=tc, force=force, note=note)
@@ -203,6 +221,7 @@ def promote(session: Session, settings, version: int, user, note: str | None = N
         raise ConflictError(f"version {version} did not pass the gate; nothing was changed: " + "; ".join(reasons)) \
             from exc
     path = production_path(info)
+    champion_info(settings, fresh=True)  # this process sees the new champion at once
     if decision.changed:
         _tag_production_path(tc, version, path)
     row = Promotion(model_version=version, user_id=user.id, passed=decision.passed, forced=decision.forced,
