@@ -108,3 +108,44 @@ def test_touch_device_records_hello_and_status_for_the_list(live_server, enginee
     assert body["counters"]["corrupt_frames"] == 1 and body["counters"]["samples"] == 360
     assert "seq" not in body["counters"]
     assert body["last_seen_at"] is not None and body["counters_at"] is not None
+
+
+def test_device_list_shows_what_the_device_last_reported_through_ingest(live_server, engineer):
+    """The device's own HELLO and STATUS, posted by its bridge, are what the device list shows."""
+    dev = live_server.make_device()
+    now = "2026-11-24T21:00:00+00:00"
+    hello = {"type": "hello", "boot_id": 77, "seq": 1, "received_at": now, "firmware_version": "1.2.3",
+             "model_version": "20261124-1", "model_sha256": "cd" * 32, "protocol_version": 1,
+             "sample_rate_hz": 360}
+    status = {"type": "status", "boot_id": 77, "seq": 2, "received_at": "2026-11-24T21:00:05+00:00",
+              "uptime_ms": 5000, "samples": 1800, "beats": 6, "alerts": 0, "corrupt_frames": 2,
+              "oversize_frames": 0, "unknown_frames": 0, "overruns": 0, "lost": 0, "last_seq": 1,
+              "ring_oldest_seq": 1}
+    r = live_server.client(dev.token).post("/api/v1/ingest", json={"device_id": dev.device_uid,
+                                                                   "items": [hello, status]},
+                                           headers={"Idempotency-Key": f"dev-{uuid.uuid4().hex}"})
+    assert r.status_code == 200, r.text
+    body = live_server.client(engineer.token).get(f"/api/v1/devices/{dev.device_uid}").json()
+    assert (body["firmware_version"], body["model_version"], body["model_sha256"], body["boot_id"]) == \
+        ("1.2.3", "20261124-1", "cd" * 32, 77)
+    assert body["counters"]["corrupt_frames"] == 2 and body["counters"]["samples"] == 1800
+    assert body["last_seen_at"].startswith("2026-11-24T21:00:05")
+    token_row = live_server.client(engineer.token).get(f"/api/v1/devices/{dev.device_uid}/tokens").json()[0]
+    assert token_row["last_used_at"] is not None  # the token's use is recorded with the batch
+
+
+def test_a_revoked_token_is_refused_at_once_and_a_second_token_keeps_working(live_server, engineer):
+    dev = live_server.make_device()
+    c = live_server.client(engineer.token)
+    second = c.post(f"/api/v1/devices/{dev.device_uid}/tokens").json()["token"]
+    gap = {"type": "gap", "boot_id": 5, "seq": 1, "received_at": "2026-11-24T21:00:00Z", "first": 1, "last": 1}
+
+    def post(token):
+        return live_server.client(token).post("/api/v1/ingest", json={"device_id": dev.device_uid, "items": [gap]},
+                                              headers={"Idempotency-Key": f"rv-{uuid.uuid4().hex}"})
+
+    assert post(dev.token).status_code == 200
+    assert c.post(f"/api/v1/devices/{dev.device_uid}/tokens/{dev.token_id}/revoke").status_code == 200
+    r = post(dev.token)
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    assert post(second).status_code == 200
