@@ -61,3 +61,19 @@ def test_postgresql_urls_use_psycopg3():
     assert normalize_url("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert normalize_url("postgres://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
     assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_the_api_starts_without_tensorflow():
+    """The design's rule: training (TensorFlow) runs only in the worker; building the app never imports it."""
+    import subprocess
+    import sys
+
+    code = ("import secrets, sys, tempfile\n"
+            "from server.core.settings import Settings\n"
+            "from server.main import create_app\n"
+            "app = create_app(Settings(secret_key=secrets.token_hex(32), state_dir=tempfile.mkdtemp()))\n"
+            "app.openapi()\n"
+            "print(sorted(m for m in ('tensorflow', 'keras', 'mlflow') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
