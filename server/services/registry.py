@@ -5,15 +5,16 @@ toolchain settings derived from the server's Settings, so the CLI (`heartbeat pr
 the same registry and apply the same gate (`toolchain.gate`).
 
 The champion's files (model_int8.tflite, card.json) are fetched once per version from the version's artifact
-source into <state_dir>/server/model-cache/<version>/ and checked against the sha256 the registry recorded;
-versions are immutable, so the cache never goes stale. The `champion` alias itself is read from the registry
-on every call (another process, e.g. `heartbeat promote`, may move it).
+source into <state_dir>/server/model-cache/<version>-<sha256 prefix>/ and checked against the sha256 the registry recorded;
+versions are immutable, so the cache never goes stale. The `champion` alias is read from the registry and
+remembered for CHAMPION_TTL_SECONDS (another process, e.g. `heartbeat promote`, may move it).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import shutil
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -137,26 +138,36 @@ _files_lock = threading.Lock()
 
 
 def _fetch(settings, info) -> Path:
-    folder = Path(settings.state_dir) / "server" / "model-cache" / str(info.version)
+    # keyed by version and the registry's sha256: a new MLflow store's version 1 is not the old store's
+    sha = (info.tags.get("model_sha256") or "unknown")[:16]
+    folder = Path(settings.state_dir) / "server" / "model-cache" / f"{info.version}-{sha}"
     if (folder / MODEL_FILE).is_file() and (folder / CARD_FILE).is_file():
         return folder
     local = source_path(info.source)
-    tmp = folder.with_name(folder.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
-    if local is not None and local.is_dir():
-        for name in (MODEL_FILE, CARD_FILE):
-            if not (local / name).is_file():
-                raise ConflictError(f"model version {info.version} has no {name} in its artifacts ({local})")
-            (tmp / name).write_bytes((local / name).read_bytes())
-    else:
-        import mlflow.artifacts
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{info.version}-", dir=folder.parent))  # private to this fetch
+    try:
+        if local is not None and local.is_dir():
+            for name in (MODEL_FILE, CARD_FILE):
+                if not (local / name).is_file():
+                    raise ConflictError(f"model version {info.version} has no {name} in its artifacts ({local})")
+                (tmp / name).write_bytes((local / name).read_bytes())
+        else:
+            import mlflow.artifacts
 
-        for name in (MODEL_FILE, CARD_FILE):
-            mlflow.artifacts.download_artifacts(artifact_uri=f"{info.source.rstrip('/')}/{name}", dst_path=str(tmp),
-                                                tracking_uri=toolchain_settings(settings).tracking_uri)
-    if folder.exists():  # an earlier fetch stopped half-way
-        shutil.rmtree(folder)
-    tmp.replace(folder)
+            for name in (MODEL_FILE, CARD_FILE):
+                mlflow.artifacts.download_artifacts(artifact_uri=f"{info.source.rstrip('/')}/{name}",
+                                                    dst_path=str(tmp),
+                                                    tracking_uri=toolchain_settings(settings).tracking_uri)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        tmp.replace(folder)
+    except OSError:  # another process finished the same fetch first: keep its copy
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (folder / MODEL_FILE).is_file() or not (folder / CARD_FILE).is_file():
+            raise
     return folder
 
 
