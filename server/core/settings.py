@@ -24,7 +24,8 @@ class Settings(ToolchainSettings):
         description="Signs the users' access tokens (JWT HS256). Required, no default; at least 32 characters, "
                     "e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`.")
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL (sqlite:///... or postgresql://...); "
+        default=None, repr=False,  # may hold a password
+        description="SQLAlchemy URL (sqlite:///... or postgresql://...); "
                                   "default: SQLite file <state_dir>/server/server.db.")
     log_dir: Path | None = Field(default=None, description="app.log folder (default <state_dir>/server/logs).")
     jobs_dir: Path | None = Field(default=None, description="Per-job params and logs (default <state_dir>/server/jobs).")

@@ -74,3 +74,9 @@ def test_validation_errors_are_documented_as_answered(openapi):
     body = openapi["components"]["schemas"]["HTTPValidationError"]
     report = _resolve(openapi, body["properties"]["detail"])
     assert set(report["properties"]) == {"message", "errors"}
+
+
+def test_docs_authorize_uses_the_password_flow(openapi):
+    schemes = openapi["components"]["securitySchemes"]
+    assert schemes["UserToken"]["flows"]["password"]["tokenUrl"] == "/api/v1/auth/token"
+    assert schemes["DeviceToken"]["scheme"] == "bearer"

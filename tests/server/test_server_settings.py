@@ -53,6 +53,8 @@ def test_environment_overrides(monkeypatch, tmp_path):
          HEARTBEAT_DATABASE_URL="postgresql://u@db/hb", HEARTBEAT_ACCESS_TOKEN_MINUTES=5)
     s = load_settings()
     assert s.db_url == "postgresql://u@db/hb" and s.access_token_minutes == 5
+    monkeypatch.setenv("HEARTBEAT_DATABASE_URL", "postgresql://u:db-password-9@db/hb")
+    assert "db-password-9" not in repr(load_settings())
 
 
 def test_postgresql_urls_use_psycopg3():
