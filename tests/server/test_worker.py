@@ -45,10 +45,13 @@ def _worker_env(settings) -> dict:
     return env
 
 
-def start_worker(settings) -> subprocess.Popen:
-    """`heartbeat server worker` in its own process (the same function the CLI calls)."""
-    return subprocess.Popen([sys.executable, "-m", "server.worker.runner", "--poll-interval", "0.5"], cwd=REPO,
-                            env=_worker_env(settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def start_worker(settings, via_cli: bool = False) -> subprocess.Popen:
+    """The worker in its own process: `heartbeat server worker`, or `python -m server.worker.runner` (the same
+    run_worker, polling faster)."""
+    command = ([sys.executable, "-m", "toolchain.cli", "server", "worker"] if via_cli
+               else [sys.executable, "-m", "server.worker.runner", "--poll-interval", "0.5"])
+    return subprocess.Popen(command, cwd=REPO, env=_worker_env(settings), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
 
 
 def start_api(settings) -> tuple[subprocess.Popen, str]:
@@ -259,7 +262,7 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
 def test_cancelling_a_running_job_stops_its_training(live_server, engineer, settings):
     c = live_server.client(engineer.token)
     job = c.post("/api/v1/retrain", json={**TINY, "epochs": 50, "include_confirmed": False}).json()
-    worker = start_worker(settings)
+    worker = start_worker(settings, via_cli=True)
     try:
         wait_for(lambda: c.get(f"/api/v1/retrain/{job['id']}").json()["status"] == "running", 60, "the claim")
         wait_for(lambda: "training:" in c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"], 120,
@@ -268,6 +271,7 @@ def test_cancelling_a_running_job_stops_its_training(live_server, engineer, sett
         body = wait_for(lambda: (b := c.get(f"/api/v1/retrain/{job['id']}").json())["status"] != "running" and b,
                         60, "the job to stop")
     finally:
-        stop_worker(worker)
+        output = stop_worker(worker)
     assert body["status"] == "cancelled" and body["model_version"] is None
+    assert worker.returncode == 0 and "worker stopped after 1 job(s)" in output  # SIGTERM ends it cleanly
     assert "cancelled on request" in c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"]
