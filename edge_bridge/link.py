@@ -83,6 +83,7 @@ class DeviceLink:
         self.counters = LinkCounters()
         self._port: serial.SerialBase | None = None
         self._seq_lock = threading.Lock()
+        self.port_lock = threading.Lock()  # held by the writer around each write (loop:// writes byte by byte)
         self._ctl: queue_mod.Queue = queue_mod.Queue()
         self._data: queue_mod.Queue = queue_mod.Queue(maxsize=4)
         self._writer_thread: threading.Thread | None = None
@@ -380,7 +381,8 @@ class DeviceLink:
             if port is None or conn != self.connection:
                 continue  # queued for a connection that is gone: the sender learns it from `connection`
             try:
-                port.write(data)
+                with self.port_lock:
+                    port.write(data)
             except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as exc:
                 self.counters.last_error = f"write to {self.url} failed: {exc}"
                 self._close_port()

@@ -47,7 +47,8 @@ def inject(link: DeviceLink, *frames: tuple[int, wire.Message], corrupt: bool = 
         data = bytearray(data)
         data[5] ^= 0x40 if data[5] not in (0x00, 0x40) else 0x01
         data = bytes(data)
-    link._port.write(data)
+    with link.port_lock:  # loop:// writes byte by byte: never interleave with the bridge's own frames
+        link._port.write(data)
 
 
 def sent(link: DeviceLink, cls) -> list:
