@@ -275,3 +275,26 @@ def test_cancelling_a_running_job_stops_its_training(live_server, engineer, sett
     assert body["status"] == "cancelled" and body["model_version"] is None
     assert worker.returncode == 0 and "worker stopped after 1 job(s)" in output  # SIGTERM ends it cleanly
     assert "cancelled on request" in c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"]
+
+
+def test_recent_data_takes_the_newest_labelled_beats_first(labelled_stream, settings, writer):
+    """data='recent': the job's run.json asks for sample_size beats, and the labelled beats handed to the
+    training are the newest verdicts of the window, at most sample_size of them."""
+    import json
+
+    from server.models.ml import JobStatus
+    from server.services import retrain
+    from server.worker.runner import _prepare
+
+    params = {**TINY, "data": "recent", "sample_size": 2, "recent_days": 3650}
+    with writer() as session:
+        job = retrain.create_job(session, settings, params, None)
+        folder = retrain.job_dir(settings, job.id)
+        spec = _prepare(session, settings, job, folder, folder / "job.log")
+        retrain.finish(session, job.id, JobStatus.cancelled, error="test")
+    assert spec["params"]["sample_size"] == 2 and spec["mlflow_params"]["clinician_beats"] == 2
+    with np.load(spec["extra_beats"]) as z:
+        assert list(z["y"]) == [1, 2]  # the relabel (newest), then the newer confirm
+        np.testing.assert_array_equal(z["sample"], labelled_stream["beats"].r[[labelled_stream["relabelled"],
+                                                                              labelled_stream["confirmed"][1]]])
+    assert json.loads((folder / "run.json").read_text())["toolchain"]["data_dir"] == str(settings.data_dir)
