@@ -298,3 +298,27 @@ def test_recent_data_takes_the_newest_labelled_beats_first(labelled_stream, sett
         np.testing.assert_array_equal(z["sample"], labelled_stream["beats"].r[[labelled_stream["relabelled"],
                                                                               labelled_stream["confirmed"][1]]])
     assert json.loads((folder / "run.json").read_text())["toolchain"]["data_dir"] == str(settings.data_dir)
+
+
+def test_a_running_job_whose_worker_died_ends_failed(settings, writer):
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import update
+
+    from server.models.ml import Job, JobStatus
+    from server.services import retrain
+    from server.worker.runner import STALE_AFTER
+
+    with writer() as session:
+        alive, dead = (retrain.create_job(session, settings, {"epochs": 1}, None).id for _ in range(2))
+        now = datetime.now(timezone.utc)
+        long_ago = now - STALE_AFTER - timedelta(minutes=1)
+        for job_id, beat in ((alive, now), (dead, long_ago)):
+            session.execute(update(Job).where(Job.id == job_id).values(status=JobStatus.running, worker="gone:1",
+                                                                      started_at=long_ago, heartbeat_at=beat))
+        session.commit()
+        assert retrain.reap_stale(session, STALE_AFTER) == [dead]
+        assert retrain.get_job(session, dead).status == JobStatus.failed
+        assert "stopped sending heartbeats" in retrain.get_job(session, dead).error
+        assert retrain.get_job(session, alive).status == JobStatus.running
+        retrain.finish(session, alive, JobStatus.cancelled, error="test")
