@@ -57,7 +57,7 @@ def create_job(session: Session, settings, params: dict[str, Any], user_id: int 
 
 
 def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
+    job = session.get(Job, job_id, populate_existing=True)  # the worker changes rows behind this session
     if job is None:
         raise NotFoundError(f"job {job_id} does not exist")
     return job
@@ -121,18 +121,20 @@ def claim_next(session: Session, worker: str) -> Job | None:
         now = _now()
         result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.queued)
                                  .values(status=JobStatus.running, worker=worker, started_at=now, heartbeat_at=now))
-        session.commit()
         if result.rowcount == 1:
-            return session.get(Job, job_id)
-        # another worker won this one; try the next
+            job = session.get(Job, job_id, populate_existing=True)
+            session.commit()
+            return job
+        session.commit()  # another worker won this one; try the next
 
 
 def heartbeat(session: Session, job_id: int) -> bool:
     """Mark the job alive; True when someone asked to cancel it."""
     session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.running)
                     .values(heartbeat_at=_now()))
+    cancel = bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
     session.commit()
-    return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
+    return cancel
 
 
 def finish(session: Session, job_id: int, status: JobStatus, result: dict | None = None,
