@@ -109,6 +109,13 @@ class Server:
     def db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.state / "server" / "server.db")
 
+    def db_scalar(self, sql: str, *params):
+        db = self.db()
+        try:
+            return db.execute(sql, params).fetchone()[0]
+        finally:
+            db.close()
+
     def db_count(self, table: str, device_uid: str, where: str = "", params: tuple = ()) -> int:
         db = self.db()
         try:

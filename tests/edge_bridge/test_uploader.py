@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,96 +23,25 @@ import pytest
 from edge_bridge import wire
 from edge_bridge.queue import DurableQueue
 from edge_bridge.uploader import Uploader, UploadStopped
+from procs import Server
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (REPO / "server" / "api" / "routes" / "ingest.py").exists(),
                                 reason="the server's ingest route is not in this tree")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, state: Path):
-        self.state = state
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "HEARTBEAT_STATE_DIR": str(state), "HEARTBEAT_SECRET_KEY": secrets.token_hex(32),
-                    "COLUMNS": "200"}
-        for k in list(self.env):
-            if k.startswith("HEARTBEAT_DATABASE") or k.startswith("HEARTBEAT_BRIDGE_"):
-                self.env.pop(k)
-        self.proc: subprocess.Popen | None = None
-
-    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "toolchain.cli", "server", *args], input=stdin, text=True,
-                              capture_output=True, env=self.env, timeout=300)
-
-    def start(self) -> None:
-        log = open(self.state / "uvicorn.log", "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "toolchain.cli", "server", "run", "--port",
-                                      str(self.port)], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        end = time.monotonic() + 120
-        while time.monotonic() < end:
-            assert self.proc.poll() is None, (self.state / "uvicorn.log").read_text()[-3000:]
-            try:
-                if httpx.get(self.url + "/api/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("the server did not start: " + (self.state / "uvicorn.log").read_text()[-3000:])
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def db_scalar(self, sql: str, *params):
-        db = sqlite3.connect(self.state / "server" / "server.db")
-        try:
-            return db.execute(sql, params).fetchone()[0]
-        finally:
-            db.close()
-
-    def db_count(self, table: str, device_uid: str) -> int:
-        db = sqlite3.connect(self.state / "server" / "server.db")
-        try:
-            return db.execute(f"SELECT COUNT(*) FROM {table} t JOIN devices d ON t.device_id = d.id "
-                              "WHERE d.device_uid = ?", (device_uid,)).fetchone()[0]
-        finally:
-            db.close()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     srv = Server(tmp_path_factory.mktemp("server-state"))
-    password = secrets.token_urlsafe(18)
-    proc = srv.cli("create-admin", "--email", "admin@bridge.example", "--password-stdin", stdin=password + "\n")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    srv.bootstrap_admin("admin@bridge.example")
     srv.start()
-    r = httpx.post(srv.url + "/api/v1/auth/token", data={"username": "admin@bridge.example", "password": password})
-    assert r.status_code == 200, r.text
-    srv.admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    srv.login_admin()
     yield srv
     srv.stop()
 
 
 def new_device(server: Server, uid: str) -> tuple[str, int]:
-    r = httpx.post(server.url + "/api/v1/devices", json={"device_uid": uid, "name": "bridge test"},
-                   headers=server.admin)
-    assert r.status_code == 201, r.text
-    r = httpx.post(server.url + f"/api/v1/devices/{uid}/tokens", headers=server.admin)
-    assert r.status_code == 201, r.text
-    return r.json()["token"], r.json()["id"]
+    return server.new_device(uid, "bridge test")
 
 
 def fill(q: DurableQueue, uid: str, boot: int, n_beats: int) -> int:
