@@ -226,21 +226,3 @@ class QemuDevice:
         if last not in words:
             raise DeviceError("the QEMU monitor did not return the memory at 0x%x" % address)
         return [words[address + 4 * i] for i in range(count)]
-
-
-def elf_symbols(elf: Path, names: tuple[str, ...]) -> dict[str, int]:
-    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
-    found = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[2] in names:
-            found[parts[2]] = int(parts[0], 16)
-    return found
-
-
-def elf_sizes(elf: Path) -> dict[str, int]:
-    """text, data, bss (bytes) of an image, from arm-none-eabi-size (Berkeley format)."""
-    out = subprocess.run(["arm-none-eabi-size", "-B", "-d", str(elf)], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
-    text, data, bss = (int(x) for x in out[1].split()[:3])
-    return {"text": text, "data": data, "bss": bss}
