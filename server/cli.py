@@ -5,7 +5,7 @@ Registered in pyproject.toml under the entry-point group `heartbeat.commands`; t
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

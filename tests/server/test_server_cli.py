@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 HEARTBEAT = [sys.executable, "-c", "import sys; from toolchain.cli import main; sys.exit(main())"]
 
@@ -88,7 +87,6 @@ def test_unreachable_database_is_one_error_line(tmp_path, pg_cluster):
     assert "wrong-password-123" not in r.out + r.stderr
 
 
-@pytest.mark.slow
 def test_run_serves_the_api_until_stopped(tmp_path):
     from conftest import free_port
 

@@ -22,7 +22,6 @@ def champion(live_server):
     return version
 
 
-@pytest.mark.slow
 def test_no_server_errors(live_server, admin, device, champion):
     schema = schemathesis.openapi.from_url(f"{live_server.base_url}/openapi.json")
     policies = route_policies(live_server.app)

@@ -9,7 +9,6 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from server.core.logging import get_logger
-from server.schemas.common import error_responses
 
 router = APIRouter(prefix="/health", tags=["health"])
 log = get_logger("health")
