@@ -43,3 +43,19 @@ def test_unexpected_errors_are_500_with_the_request_id_and_logged_with_context(m
         assert "secret pass 1" not in log
     finally:
         stop_live_server(live)
+
+
+def test_app_log_rotates(make_settings):
+    from conftest import start_live_server, stop_live_server
+
+    settings = make_settings(log_max_bytes=4096, log_backup_count=2)
+    live = start_live_server(settings)
+    try:
+        c = live.client()
+        for _ in range(120):
+            c.get("/api/v1/users/me")  # 401s: one access line each
+        logs = sorted(p.name for p in live.log_path.parent.iterdir())
+        assert logs == ["app.log", "app.log.1", "app.log.2"]
+        assert all(p.stat().st_size <= 4096 for p in live.log_path.parent.iterdir())
+    finally:
+        stop_live_server(live)

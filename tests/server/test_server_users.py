@@ -96,3 +96,17 @@ def test_disable_is_idempotent_and_keeps_the_user(live_server, admin):
     assert c.post(f"/api/v1/users/{user.id}/disable").json()["is_active"] is False
     assert c.get(f"/api/v1/users/{user.id}").json()["email"] == user.email
     assert c.post("/api/v1/users/999999/disable").status_code == 404
+
+
+def test_concurrent_creates_of_one_email_make_one_user(live_server, admin):
+    """Two administrators' clicks racing: one 201, the other 409, never a 500 (SQLite and PostgreSQL)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    email = _email()
+    payload = {"email": email, "role": "clinician", "password": "long enough pass"}
+    clients = [live_server.client(admin.token) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        statuses = sorted(pool.map(lambda c: c.post("/api/v1/users", json=payload).status_code, clients))
+    assert statuses == [201, 409, 409, 409]
+    listed = clients[0].get("/api/v1/users", params={"limit": 500}).json()["data"]
+    assert [u["email"] for u in listed].count(email) == 1
