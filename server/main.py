@@ -168,6 +168,60 @@ def _custom_openapi(app: FastAPI):
     return openapi
 
 
+class BodyLimitMiddleware:
+    """Refuses a request body larger than `limit` bytes with 413 before it is read into memory: by its
+    Content-Length when it gives one, by counting the bytes as they arrive when it does not (chunked)."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+        response = JSONResponse(status_code=413, content={
+            "detail": f"the request body is {size}; the limit is {self.limit} bytes (HEARTBEAT_MAX_REQUEST_BYTES)"})
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.limit:
+                    await self._too_large(scope, receive, send, f"{declared} bytes")
+                    return
+                break
+        received = 0
+        started = refused = False
+
+        async def send_unless_refused(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out already; what the app answers to the cut-off body is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        async def counted_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit and not started:
+                    refused = True
+                    await self._too_large(scope, receive, send, f"over {self.limit} bytes")
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counted_receive, send_unless_refused)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_password_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib,
@@ -191,7 +245,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: a refused body is logged with its request id too
     _install_handlers(app)
     app.include_router(api_router)
     app.openapi = _custom_openapi(app)  # type: ignore[method-assign]

@@ -31,6 +31,8 @@ class Settings(ToolchainSettings):
     jobs_dir: Path | None = Field(default=None, description="Per-job params and logs (default <state_dir>/server/jobs).")
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Lifetime of a user access token.")
     ingest_max_items: int = Field(default=1000, ge=1, description="Largest ingest batch (items).")
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
+                                   description="Largest request body (bytes); larger ones get 413 unread.")
     monitoring_window_days: int = Field(default=30, ge=1, description="Rolling window of the monitoring metrics.")
     password_hash_time_cost: int = Field(default=3, ge=1, le=20, description="argon2id passes.")
     password_hash_memory_kib: int = Field(default=64 * 1024, ge=1024, le=4 * 1024 * 1024,
