@@ -124,6 +124,14 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=422, content={"detail": {
             "message": f"request is invalid: the database cannot store a value sent ({reason})", "errors": []}})
 
+    @app.exception_handler(sqlalchemy.exc.TimeoutError)
+    async def _busy(request: Request, exc: sqlalchemy.exc.TimeoutError) -> JSONResponse:
+        # every pooled database connection stayed busy for the pool's timeout: overload, not a fault; the
+        # client (a bridge) retries with backoff
+        log.warning("503 %s %s: no database connection free (%s)", request.method, request.url.path, exc)
+        return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content={
+            "detail": "the server is busy (no database connection free); retry in a few seconds"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # this runs outside the request-id middleware (Starlette's error middleware is the outermost): take the

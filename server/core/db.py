@@ -38,6 +38,10 @@ def make_engine(url: str, **kwargs) -> Engine:
     url = normalize_url(url)
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
+        # as many connections as the server has worker threads for its sync routes (anyio's 40), so a crowd of
+        # requests waits for the database, not for the pool (which would end in 503s after pool_timeout)
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 30)
         return create_engine(url, **kwargs)
 
     database = make_url(url).database

@@ -7,9 +7,10 @@ of this route, including a malformed body or a missing Idempotency-Key, has the 
 """
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Annotated, Any
+
+import anyio
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -82,21 +83,22 @@ IdempotencyKey = Annotated[str, Header(
                 "what the first request answered and stores nothing")]
 
 
-_turn_guard = threading.Lock()
-
-
-def sqlite_turn(request: Request) -> Iterator[None]:
+async def sqlite_turn(request: Request) -> AsyncIterator[None]:
     """SQLite has one writer at a time. On SQLite, the ingest requests of this process take turns here, on a
     lock that hands over the moment the last one is done, instead of in SQLite's busy handler, which polls with
-    sleeps of up to 100 ms (and made the 99th percentile latency of four concurrent uploaders about a second)."""
+    sleeps of up to 100 ms (and made the 99th percentile latency of four concurrent uploaders about a second).
+
+    The lock is an anyio lock awaited on the event loop, and this dependency comes first, so a waiting request
+    holds no worker thread: with a thread lock, 40 waiting requests filled the thread pool and the holder could
+    never get a thread to finish (a deadlock of the whole server)."""
     state = request.app.state
     if state.engine.dialect.name != "sqlite":
         yield
         return
-    with _turn_guard:
-        if not hasattr(state, "sqlite_ingest_turn"):
-            state.sqlite_ingest_turn = threading.Lock()
-    with state.sqlite_ingest_turn:
+    lock = getattr(state, "sqlite_ingest_turn", None)
+    if lock is None:  # made on the event loop's thread; no await between the check and the assignment
+        lock = state.sqlite_ingest_turn = anyio.Lock()
+    async with lock:
         yield
 
 
