@@ -38,9 +38,10 @@ def _open_queue(s: BridgeSettings) -> DurableQueue:
 
 
 def _existing_queue(s: BridgeSettings) -> DurableQueue:
+    """The queue for a command run beside a running bridge: it must not reset the uploader's batch in flight."""
     if not Path(s.queue_path).exists():
         raise HeartbeatError("no queue yet", str(s.queue_path), "run `heartbeat bridge run` first")
-    return _open_queue(s)
+    return DurableQueue(s.queue_path, s.disk_budget_bytes, s.disk_warn_fraction, recover=False)
 
 
 def _logging() -> None:

@@ -153,7 +153,11 @@ class DurableQueue:
     """SQLite-backed queue shared by the link's reader thread, the uploader thread and the CLI (one connection,
     serialised by a lock; SQLite's own locking keeps separate processes consistent)."""
 
-    def __init__(self, path: Path, budget_bytes: int = 256 * 1024 * 1024, warn_fraction: float = 0.8):
+    def __init__(self, path: Path, budget_bytes: int = 256 * 1024 * 1024, warn_fraction: float = 0.8,
+                 recover: bool = True):
+        """`recover`: the opener is the process that uploads (bridge run, replay, main job), so rows left in
+        flight by a previous (crashed) uploader go back to ready. Readers beside a running bridge (status,
+        alerts, feedback) pass False: they must not touch the running uploader's batch."""
         self.path = Path(path)
         self.budget_bytes = int(budget_bytes)
         self.warn_fraction = float(warn_fraction)
@@ -175,7 +179,8 @@ class DurableQueue:
             elif int(row[0]) != SCHEMA_VERSION:
                 raise QueueError(f"queue schema {row[0]}, this bridge reads {SCHEMA_VERSION}", str(self.path))
             # crash recovery: what was in flight goes back to ready, keeping its batch (same key on retry)
-            n = self._db.execute("UPDATE messages SET state='ready' WHERE state='in_flight'").rowcount
+            n = self._db.execute("UPDATE messages SET state='ready' WHERE state='in_flight'").rowcount \
+                if recover else 0
         except sqlite3.DatabaseError as exc:
             raise QueueError(f"queue database cannot be opened: {exc}", str(self.path),
                              "move the file aside to start a new queue (its messages are then not uploaded)") \
@@ -402,7 +407,9 @@ class DurableQueue:
 
     def batch_done(self, batch: Batch, response: dict[str, Any]) -> None:
         with self._lock, self._tx():
-            self._db.execute("UPDATE messages SET state='acked' WHERE batch_id=? AND state='in_flight'", (batch.id,))
+            # 'ready' too: a batch's rows are its rows, even if a restart put them back to ready meanwhile
+            self._db.execute("UPDATE messages SET state='acked' WHERE batch_id=? AND state IN ('ready', 'in_flight')",
+                             (batch.id,))
             self._db.execute("UPDATE batches SET state='done', response=? WHERE id=?",
                              (json.dumps(response), batch.id))
 
@@ -413,8 +420,8 @@ class DurableQueue:
             for index, message in errors.items():
                 self._db.execute("UPDATE messages SET state='rejected', error=? WHERE id=?",
                                  (message, batch.row_ids[index]))
-            self._db.execute("UPDATE messages SET state='ready', batch_id=NULL WHERE batch_id=? AND state='in_flight'",
-                             (batch.id,))
+            self._db.execute("UPDATE messages SET state='ready', batch_id=NULL WHERE batch_id=? "
+                             "AND state IN ('ready', 'in_flight')", (batch.id,))
             self._db.execute("UPDATE batches SET state='split', response=? WHERE id=?",
                              (json.dumps(response), batch.id))
 

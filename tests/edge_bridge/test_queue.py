@@ -225,3 +225,34 @@ def test_a_sigkilled_writer_loses_nothing_it_committed_and_its_batch_keeps_its_k
         b = q.next_batch(30)
         assert b.idem_key == key and [json.loads(b.body)["items"][0]["seq"]] == [1]  # ... under the same key
         assert q.boot("hb-crash", 1)["held_through"] == len(seqs)
+
+
+def test_a_reader_beside_the_uploader_leaves_its_batch_alone(q):
+    """`heartbeat bridge status|alerts|feedback` open the queue while `bridge run` uploads: the batch in flight
+    stays in flight, and its outcome still lands on its rows."""
+    q.store(DEV, 7, [(1, hello(7)), (2, beat(2)), (3, beat(3))])
+    batch = q.next_batch(10)
+    assert q.counts()["in_flight"] == 3
+    with DurableQueue(q.path, recover=False) as reader:
+        assert reader.counts()["in_flight"] == 3
+    q.batch_done(batch, {"stored": 3})
+    assert q.counts()["acked"] == 3
+
+
+@pytest.mark.parametrize("outcome", ["done", "rejected"])
+def test_a_batch_outcome_reaches_rows_that_a_recovery_made_ready(q, outcome):
+    """Even when another opener put the batch's rows back to ready (a recovery while this uploader still ran),
+    a 200 acknowledges them and a 422 rejects the named item and sends the others again: nothing is stranded."""
+    q.store(DEV, 7, [(1, hello(7)), (2, beat(2)), (3, beat(3))])
+    batch = q.next_batch(10)
+    with DurableQueue(q.path):  # recover=True
+        pass
+    assert q.counts()["ready"] == 3
+    if outcome == "done":
+        q.batch_done(batch, {"stored": 3})
+        assert q.counts()["acked"] == 3 and q.next_batch(10) is None
+    else:
+        q.batch_rejected(batch, {1: "beat: scores: bad"}, {"detail": "x"})
+        assert q.counts()["rejected"] == 1
+        again = q.next_batch(10)
+        assert again is not None and len(again.row_ids) == 2 and again.idem_key != batch.idem_key
