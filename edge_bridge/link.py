@@ -309,6 +309,8 @@ class DeviceLink:
             self.counters.refused += len(batch)
             self.counters.last_error = exc.one_line()
             self._refused_pending = True  # ask for them again once there is room (see _tick)
+            if self._resend is not None:  # a refused frame of a RESEND replay: its end settles nothing
+                self._resend["tainted"] = True
             return 0
         self.counters.stored += res.stored
         self.counters.duplicates += res.duplicates
