@@ -44,7 +44,9 @@ def add_feedback_rows(session: Session, rows: list[dict[str, Any]], now: datetim
          "action": FeedbackAction(row["action"]), "true_label": true_label_of(row["action"], row["label"],
                                                                            labels[row["alert_id"]]),
          "user_id": row["user_id"], "clinician_name": row["clinician_name"], "source": FeedbackSource(row["source"]),
-         "created_at": row["created_at"], "stored_at": now}
+         # a verdict dated in the future (a bedside PC whose clock runs fast) counts from when it was stored:
+         # otherwise it would stay "the latest" and no later verdict could change the alert
+         "created_at": min(row["created_at"], now), "stored_at": now}
         for row in rows])
     refresh_alert_status(session, {row["alert_id"] for row in rows})
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
-from telemetry_items import Peek, alert, beat, feedback, new_boot, post
+from telemetry_items import T0, Peek, alert, beat, feedback, new_boot, post
 
 from server.models.telemetry import Alert, Feedback
 
@@ -160,3 +160,21 @@ def test_simultaneous_verdicts_leave_the_status_of_the_latest(live_server, devic
         stored = db.one(select(Alert).where(Alert.id == alert_id))
         assert stored.status.value == {"confirm": "confirmed", "relabel": "relabelled"}[latest.action.value]
         assert stored.true_label == latest.true_label
+
+
+def test_a_bedside_verdict_from_a_fast_clock_does_not_outlive_later_ones(live_server, device, clinician, db):
+    """A bedside PC whose clock runs a day ahead: its verdict counts from when the server stored it, so a
+    clinician's later verdict through the API still decides the alert."""
+    alert_id, boot = _alert_id(live_server, device, db)
+    ahead = post(live_server.client(device.token), device.device_uid,
+                 [feedback(boot, 2, "reject", created=86400 + (datetime.now(timezone.utc) - T0).total_seconds())])
+    assert ahead.status_code == 200, ahead.text
+    c = live_server.client(clinician.token)
+    assert c.get(f"/api/v1/alerts/{alert_id}").json()["status"] == "rejected"
+    assert c.post(f"/api/v1/alerts/{alert_id}/feedback", json={"action": "confirm"}).status_code == 201
+    detail = c.get(f"/api/v1/alerts/{alert_id}").json()
+    assert detail["status"] == "confirmed"
+    assert [f["action"] for f in detail["feedback"]] == ["reject", "confirm"]
+    stored = db.one(select(Feedback.created_at).where(Feedback.alert_id == alert_id, Feedback.action == "reject"))
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
+    assert stored <= datetime.now(timezone.utc)
