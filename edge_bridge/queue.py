@@ -352,8 +352,10 @@ class DurableQueue:
             raise QueueError(f"unknown class {label!r}", hint="one of " + ", ".join(wire.CLASS_NAMES))
         if action == "relabel" and label is None:
             raise QueueError("relabel needs a class", hint="--label N|S|V|F|Q")
-        if not clinician or not clinician.strip() or len(clinician) > 128:
-            raise QueueError("a clinician name of 1..128 characters is needed", hint="--clinician NAME")
+        if not clinician or not clinician.strip() or len(clinician) > 128 \
+                or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in clinician):
+            raise QueueError("a clinician name of 1..128 characters, without control characters, is needed",
+                             hint="--clinician NAME")
         alert = self.alert(alert_ref)
         now = utc_now()
         item = {"type": "feedback", "feedback_id": str(uuid.uuid4()),

@@ -173,7 +173,8 @@ class FeedbackItem(_Strict):
     label: ClassName | None = Field(default=None, validate_default=True,
                                     description="the true class: required for relabel, optional for reject; "
                                                 "with confirm only the alert's own class")
-    clinician: str = Field(min_length=1, max_length=128, description="the name typed at the bedside")
+    clinician: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$",
+                           description="the name typed at the bedside (no control characters)")
     created_at: Timestamp
 
     @field_validator("label")

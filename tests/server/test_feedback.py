@@ -178,3 +178,14 @@ def test_a_bedside_verdict_from_a_fast_clock_does_not_outlive_later_ones(live_se
     stored = db.one(select(Feedback.created_at).where(Feedback.alert_id == alert_id, Feedback.action == "reject"))
     stored = stored if stored.tzinfo else stored.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
     assert stored <= datetime.now(timezone.utc)
+
+
+def test_a_control_character_in_the_bedside_name_is_an_invalid_item(live_server, device, db):
+    """Named as that item's problem (so the bridge keeps just that item as rejected), on both databases; before,
+    PostgreSQL refused the NUL only when storing, in a 422 that named no item."""
+    alert_id, boot = _alert_id(live_server, device, db)
+    r = post(live_server.client(device.token), device.device_uid,
+             [feedback(boot, 2, "confirm"), feedback(boot, 2, "reject", clinician="Dr. \x00Null")])
+    assert r.status_code == 422, r.text
+    assert [(e["index"], e["field"]) for e in r.json()["detail"]["errors"]] == [(1, "clinician")]
+    assert db.count(Feedback, alert_id=alert_id) == 0  # nothing of the batch stored
