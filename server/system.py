@@ -248,7 +248,9 @@ def main(record: Annotated[str, typer.Option(help="MIT-BIH record to stream thro
             time.sleep(0.3)
         r = httpx.post(url + "/api/v1/auth/token", data={"username": creds["email"], "password": creds["password"]})
         if r.status_code != 200:
-            raise SystemError_(f"the main job's administrator cannot log in ({r.status_code})", str(creds_path))
+            raise SystemError_(f"the main job's administrator cannot log in ({r.status_code})", str(creds_path),
+                               "if the server's database was reset, delete this file: the next run makes a new "
+                               "administrator")
         admin = {"Authorization": f"Bearer {r.json()['access_token']}"}
 
         workspace = state / "bridge" / "emulator-build"
