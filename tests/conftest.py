@@ -21,6 +21,18 @@ def mitdb_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def qemu_image(tmp_path_factory) -> Path:
+    """The emulated device's firmware image (`pio run -e qemu` in a temporary workspace, so firmware/lib/model_data
+    is generated from models/current), built once for the whole session."""
+    from edge_bridge import emulator
+
+    try:
+        return emulator.build_image(tmp_path_factory.mktemp("pio-qemu"))
+    except emulator.DeviceError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
 def session_cache(tmp_path_factory) -> Path:
     """One beat cache for the whole test session (building beats is the slow part of data tests)."""
     return tmp_path_factory.mktemp("beat-cache")

@@ -31,17 +31,9 @@ REPO = Path(__file__).resolve().parents[2]
 FS = 360
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory) -> Path:
-    try:
-        return emulator.build_image(tmp_path_factory.mktemp("pio-bridge"))
-    except emulator.DeviceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
 @pytest.fixture()
-def emu(image, tmp_path):
-    with emulator.Emulator(image, log_path=tmp_path / "qemu.log") as e:
+def emu(qemu_image, tmp_path):
+    with emulator.Emulator(qemu_image, log_path=tmp_path / "qemu.log") as e:
         e.wait_listening()
         yield e
 
@@ -104,15 +96,15 @@ def test_replay_with_a_dropped_link_holds_every_beat_once_and_equals_the_pipelin
     assert want["qrs"]["se"] > 0.99 and want["n_ref"] > 300
 
 
-def test_a_restarted_device_is_a_new_boot(image, tmp_path):
-    e1 = emulator.Emulator(image, log_path=tmp_path / "q1.log").start()
+def test_a_restarted_device_is_a_new_boot(qemu_image, tmp_path):
+    e1 = emulator.Emulator(qemu_image, log_path=tmp_path / "q1.log").start()
     e1.wait_listening()
     with DurableQueue(tmp_path / "queue.db") as q:
         link = DeviceLink(e1.url, q, backoff_initial_s=0.1, backoff_max_s=0.5).start()
         try:
             first, _ = link.wait_ready(60)
             e1.stop()  # power cycle: the same port, a new boot
-            e2 = emulator.Emulator(image, log_path=tmp_path / "q2.log", port=e1.port).start()
+            e2 = emulator.Emulator(qemu_image, log_path=tmp_path / "q2.log", port=e1.port).start()
             try:
                 until(lambda: link.boot_id not in (None, first.boot_id), "the new boot seen")
                 second, _ = link.wait_ready(60)

@@ -49,14 +49,6 @@ ACK_EVERY_FRAMES = 8  # a HOST_ACK after every 8 SAMPLES frames (~5 s of signal)
 # fixtures
 # ---------------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def image(tmp_path_factory) -> Path:
-    try:
-        return qemu_device.build_image(tmp_path_factory.mktemp("pio-sil"))
-    except qemu_device.DeviceError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-@pytest.fixture(scope="module")
 def card() -> dict:
     return json.loads((REPO / "models" / "current" / "card.json").read_text())
 
@@ -73,8 +65,8 @@ def _record(mitdb_dir: Path, rid: str):
 
 
 @pytest.fixture()
-def device(image, tmp_path):
-    dev = QemuDevice(image, log_path=tmp_path / "qemu.log")
+def device(qemu_image, tmp_path):
+    dev = QemuDevice(qemu_image, log_path=tmp_path / "qemu.log")
     dev.start()
     try:
         yield dev
@@ -220,10 +212,10 @@ def test_device_beats_match_the_annotations_and_the_twin(device, mitdb_dir, card
           f"median inference {int(np.median(costs)) * 40} instructions, {wall_s:.1f} s wall")
 
 
-def test_every_boot_has_its_own_boot_id(image, tmp_path):
+def test_every_boot_has_its_own_boot_id(qemu_image, tmp_path):
     ids = []
     for k in range(2):
-        with QemuDevice(image, log_path=tmp_path / f"boot{k}.log") as dev:
+        with QemuDevice(qemu_image, log_path=tmp_path / f"boot{k}.log") as dev:
             hello = _hello(dev)
             again = dev.request(wire.HelloRequest(), wire.Hello).message
             assert again.boot_id == hello.boot_id  # the same boot answers with the same id
