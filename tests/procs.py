@@ -2,7 +2,7 @@
 subprocess with its own state folder, and a TCP relay that stands between the bridge and the emulated device's
 UART socket so a test can pull the "cable" (close both ends) and let the bridge reconnect.
 
-Shared by tests/edge_bridge (uploader against the real server) and tests/e2e.
+Shared by tests/edge_bridge (uploader against the real server), tests/server (wait_until) and tests/e2e.
 """
 from __future__ import annotations
 
@@ -25,6 +25,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
+    """Polls `predicate` until it gives something true (returned) or `timeout_s` passes (AssertionError)."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def heartbeat_cmd(*args: str) -> list[str]:

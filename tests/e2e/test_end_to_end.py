@@ -23,7 +23,7 @@ import pytest
 
 from edge_bridge import emulator, wire
 from edge_bridge.queue import DurableQueue
-from procs import Server, TcpRelay, heartbeat_cmd
+from procs import Server, TcpRelay, heartbeat_cmd, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -50,16 +50,6 @@ def device_status(port: int, timeout_s: float = 30.0) -> tuple[wire.Hello, wire.
     return hello, status
 
 
-def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
-    end = time.monotonic() + timeout_s
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
 class Bridge:
     def __init__(self, tmp: Path, device_url: str, server: Server, token: str):
         self.tmp = tmp
@@ -84,15 +74,15 @@ class Bridge:
         return (self.tmp / f"bridge-{self.runs}.log").read_text(errors="replace")[-4000:]
 
 
-def test_no_beat_lost_or_doubled_through_server_outage_bridge_kill_and_cable_pull(tmp_path, mitdb_dir):
-    elf = emulator.build_image(tmp_path / "pio")
+def test_no_beat_lost_or_doubled_through_server_outage_bridge_kill_and_cable_pull(tmp_path, mitdb_dir,
+                                                                                    qemu_image):
     server = Server(tmp_path / "server-state")
     server.bootstrap_admin()
     server.start()
     server.login_admin()
     token, _ = server.new_device(DEVICE_UID, "emulated device (end-to-end test)")
 
-    with emulator.Emulator(elf, log_path=tmp_path / "qemu.log") as emu:
+    with emulator.Emulator(qemu_image, log_path=tmp_path / "qemu.log") as emu:
         emu.wait_listening()
         qemu_port = int(emu.url.rsplit(":", 1)[1])
         relay = TcpRelay(qemu_port)

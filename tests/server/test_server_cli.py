@@ -88,7 +88,7 @@ def test_unreachable_database_is_one_error_line(tmp_path, pg_cluster):
 
 
 def test_run_serves_the_api_until_stopped(tmp_path):
-    from conftest import free_port
+    from procs import free_port
 
     port = free_port()
     env = _env(tmp_path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 
 from mlhelpers import record_stream, stream_items
+from procs import free_port, wait_until
 from telemetry_items import feedback, new_boot, post
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,9 +58,7 @@ def start_api(settings) -> tuple[subprocess.Popen, str]:
     """The API in its own process, as `heartbeat server run` serves it (uvicorn), on a free loopback port."""
     import httpx
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = _worker_env(settings)
     env["HEARTBEAT_LOG_DIR"] = str(Path(settings.state_dir) / "api-process-logs")
     proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "server.main:create_app", "--factory", "--host",
@@ -76,7 +74,7 @@ def start_api(settings) -> tuple[subprocess.Popen, str]:
         except httpx.TransportError:
             return False
 
-    wait_for(up, 60, "the API process to answer", interval=0.2)
+    wait_until(up, 60, "the API process to answer", poll_s=0.2)
     return proc, url
 
 
@@ -85,16 +83,6 @@ def stop_worker(proc: subprocess.Popen) -> str:
         proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     return out.decode(errors="replace")
-
-
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +208,7 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
         def status():
             return c.get(f"/api/v1/retrain/{job['id']}").json()["status"]
 
-        wait_for(lambda: status() != "queued", 60, "the worker to claim the job")
+        wait_until(lambda: status() != "queued", 60, "the worker to claim the job")
         deadline = time.monotonic() + 900
         last_status_check = 0.0
         state = status()
@@ -264,11 +252,11 @@ def test_cancelling_a_running_job_stops_its_training(live_server, engineer, sett
     job = c.post("/api/v1/retrain", json={**TINY, "epochs": 50, "include_confirmed": False}).json()
     worker = start_worker(settings, via_cli=True)
     try:
-        wait_for(lambda: c.get(f"/api/v1/retrain/{job['id']}").json()["status"] == "running", 60, "the claim")
-        wait_for(lambda: "training:" in c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"], 120,
+        wait_until(lambda: c.get(f"/api/v1/retrain/{job['id']}").json()["status"] == "running", 60, "the claim")
+        wait_until(lambda: "training:" in c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"], 120,
                  "the training process to start")
         assert c.post(f"/api/v1/retrain/{job['id']}/cancel").json()["cancel_requested"]
-        body = wait_for(lambda: (b := c.get(f"/api/v1/retrain/{job['id']}").json())["status"] != "running" and b,
+        body = wait_until(lambda: (b := c.get(f"/api/v1/retrain/{job['id']}").json())["status"] != "running" and b,
                         60, "the job to stop")
     finally:
         output = stop_worker(worker)
