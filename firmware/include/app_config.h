@@ -19,8 +19,7 @@
 
 _Static_assert(APP_SAMPLE_RATE_HZ >= 100u && APP_SAMPLE_RATE_HZ <= 1000u,
                "APP_SAMPLE_RATE_HZ outside the range the DSP is designed for");
-_Static_assert(APP_UART_RX_CHUNK >= 1u && APP_UART_RX_CHUNK <= 1024u,
-               "APP_UART_RX_CHUNK must be 1..1024 bytes");
+_Static_assert(APP_UART_RX_CHUNK >= 1u && APP_UART_RX_CHUNK <= 1024u, "APP_UART_RX_CHUNK must be 1..1024 bytes");
 _Static_assert(APP_UART_POLL_MS >= 1u, "APP_UART_POLL_MS must be at least 1 ms");
 
 /* ------------------------------------------------------------------------
@@ -77,24 +76,24 @@ _Static_assert((APP_ALERT_ENABLED & 0x80u) == 0u, "bit 7 of APP_ALERT_ENABLED is
 #define APP_DSP_VERSION "3"
 
 /* filters (samples) */
-#define APP_DSP_LP_LEN 8u          /* low-pass moving sum */
-#define APP_DSP_HP_LEN 32u         /* high-pass moving average */
-#define APP_DSP_HP_DELAY 16u       /* its delay */
-#define APP_DSP_MWI_LEN 54u        /* 150 ms moving-window integration */
-#define APP_DSP_ENERGY_SHIFT 8u    /* e = d*d >> 8 */
+#define APP_DSP_LP_LEN 8u       /* low-pass moving sum */
+#define APP_DSP_HP_LEN 32u      /* high-pass moving average */
+#define APP_DSP_HP_DELAY 16u    /* its delay */
+#define APP_DSP_MWI_LEN 54u     /* 150 ms moving-window integration */
+#define APP_DSP_ENERGY_SHIFT 8u /* e = d*d >> 8 */
 /* detector (samples) */
 #define APP_DSP_LEARN_SAMPLES 720u /* thresholds learned over the first 2 s */
 #define APP_DSP_LEARN_MAX_CANDIDATES 16u
-#define APP_DSP_REFRACTORY 72u     /* 200 ms */
-#define APP_DSP_TWAVE_WINDOW 130u  /* 360 ms */
-#define APP_DSP_PEAK_TIMEOUT 72u   /* a tracked peak is emitted 200 ms after its last rise at the latest */
-#define APP_DSP_R_SEARCH 72u       /* samples of |h| searched for the R peak before the integrated peak */
-#define APP_DSP_R_DELAY 20u        /* band-pass delay */
+#define APP_DSP_REFRACTORY 72u    /* 200 ms */
+#define APP_DSP_TWAVE_WINDOW 130u /* 360 ms */
+#define APP_DSP_PEAK_TIMEOUT 72u  /* a tracked peak is emitted 200 ms after its last rise at the latest */
+#define APP_DSP_R_SEARCH 72u      /* samples of |h| searched for the R peak before the integrated peak */
+#define APP_DSP_R_DELAY 20u       /* band-pass delay */
 #define APP_DSP_SEARCHBACK_NUM 166u
 #define APP_DSP_SEARCHBACK_DEN 100u
 #define APP_DSP_SEARCHBACK_MAX 1200u /* 3.3 s cap on the search-back interval */
-#define APP_DSP_RR_HISTORY 8u      /* RR intervals in the search-back mean */
-#define APP_DSP_DEFAULT_RR 360u    /* mean RR before any interval is known */
+#define APP_DSP_RR_HISTORY 8u        /* RR intervals in the search-back mean */
+#define APP_DSP_DEFAULT_RR 360u      /* mean RR before any interval is known */
 /* beat window and RR features (the model's inputs) */
 #define APP_DSP_WINDOW_PRE 92u
 #define APP_DSP_WINDOW_POST 164u
@@ -119,11 +118,10 @@ _Static_assert((APP_ALERT_ENABLED & 0x80u) == 0u, "bit 7 of APP_ALERT_ENABLED is
 
 _Static_assert(APP_SAMPLE_RATE_HZ == 360u, "the signal path (toolchain/dsp.py) is defined at 360 Hz");
 _Static_assert(APP_DSP_LEARN_SAMPLES == 2u * APP_SAMPLE_RATE_HZ, "the learning period is 2 s");
-_Static_assert(APP_DSP_HP_DELAY < APP_DSP_HP_LEN && APP_DSP_LP_LEN >= 1u && APP_DSP_MWI_LEN >= 1u,
-               "filter lengths");
+_Static_assert(APP_DSP_HP_DELAY < APP_DSP_HP_LEN && APP_DSP_LP_LEN >= 1u && APP_DSP_MWI_LEN >= 1u, "filter lengths");
 _Static_assert((APP_DSP_LP_LEN & (APP_DSP_LP_LEN - 1u)) == 0u && (APP_DSP_HP_LEN & (APP_DSP_HP_LEN - 1u)) == 0u,
                "the low-pass and high-pass histories are power-of-two rings");
-_Static_assert(APP_DSP_WINDOW_LEN * APP_DSP_DECIMATION == APP_DSP_WINDOW_PRE + APP_DSP_WINDOW_POST &&
+_Static_assert((APP_DSP_WINDOW_LEN * APP_DSP_DECIMATION) == APP_DSP_WINDOW_PRE + APP_DSP_WINDOW_POST &&
                    APP_DSP_DECIMATION == 2u,
                "the window is WINDOW_PRE + WINDOW_POST samples decimated by summing pairs");
 _Static_assert(APP_DSP_WINDOW_PEAK <= 127u, "window values are int8");
@@ -139,8 +137,8 @@ _Static_assert((APP_DSP_TRACE_RING_LEN & (APP_DSP_TRACE_RING_LEN - 1u)) == 0u &&
  * period every sample since the stream start (LEARN_SAMPLES) may be needed. */
 _Static_assert((APP_DSP_RAW_RING_LEN & (APP_DSP_RAW_RING_LEN - 1u)) == 0u, "APP_DSP_RAW_RING_LEN: a power of two");
 _Static_assert(APP_DSP_RAW_RING_LEN >= APP_DSP_SEARCHBACK_MAX + 1u - APP_DSP_REFRACTORY + APP_DSP_WINDOW_PRE + 1u &&
-                   APP_DSP_RAW_RING_LEN >= APP_DSP_PEAK_TIMEOUT + APP_DSP_R_SEARCH + APP_DSP_R_DELAY +
-                                               APP_DSP_WINDOW_PRE + 1u &&
+                   APP_DSP_RAW_RING_LEN >=
+                       APP_DSP_PEAK_TIMEOUT + APP_DSP_R_SEARCH + APP_DSP_R_DELAY + APP_DSP_WINDOW_PRE + 1u &&
                    APP_DSP_RAW_RING_LEN >= APP_DSP_LEARN_SAMPLES &&
                    APP_DSP_RAW_RING_LEN >= APP_DSP_WINDOW_PRE + APP_DSP_WINDOW_POST,
                "APP_DSP_RAW_RING_LEN must cover the search-back delay plus WINDOW_PRE, and the learning period");

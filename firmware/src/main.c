@@ -4,8 +4,9 @@
  * Boot: the port, a human-readable boot line (the protocol's session start, a 0x00, makes a receiver drop
  * it), then the boot id: the device waits up to APP_BOOT_ID_WAIT_MS for the host's first byte and mixes the
  * cycle counter at its arrival with board_entropy() (the host clock under QEMU, the RNG on the nRF52840):
- * an emulated machine starts identically every time, and the host's byte is often already waiting. app_init() validates the model and sends 0x00 + HELLO (+ ERROR if the model is refused); the byte
- * that arrived goes to the application like any other.
+ * an emulated machine starts identically every time, and the host's byte is often already waiting. app_init() validates
+ * the model and sends 0x00 + HELLO (+ ERROR if the model is refused); the byte that arrived goes to the application
+ * like any other.
  *
  * Loop: hand the received bytes to the application (it stops taking them while its sample FIFO has no
  * room for a whole SAMPLES frame), run the signal path over what the FIFO holds, and read the UART again

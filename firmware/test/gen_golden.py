@@ -8,7 +8,7 @@ tests/contract/dsp_golden.json (made by `heartbeat golden`, toolchain.golden.dsp
 segments: the samples in, the R peaks and the beats (int8 window and RR features) that toolchain/dsp.py gives out.
 The C tests (firmware/test/test_dsp_golden/) cannot read JSON on the target, so this turns it into static const
 data. The header is generated, git-ignored and rewritten only when its content changes. `pio test` runs this
-before building a test_dsp_golden suite (the pre-build step firmware/lib/ecg_dsp/golden_prebuild.py);
+before building a test_dsp_golden suite (the test builds' pre-build step firmware/test/prebuild_vectors.py);
 tests/firmware/test_dsp_twin.py runs it too.
 
 On-target memory: the data of a case (int16 samples, int64 R peaks, 144-byte beats) is counted against
@@ -25,6 +25,7 @@ import json
 import os
 import sys
 import tempfile
+from itertools import pairwise
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -109,7 +110,7 @@ def render(table: object, target_budget: int = DEFAULT_TARGET_BUDGET) -> tuple[s
         if not samples:
             raise GoldenError(f"{where}.samples", "no samples")
         peaks = _ints(case["r_peaks"], f"{where}.r_peaks", -(2**62), 2**62)
-        if any(b <= a for a, b in zip(peaks, peaks[1:])):
+        if any(b <= a for a, b in pairwise(peaks)):
             raise GoldenError(f"{where}.r_peaks", "not strictly increasing")
         beats = case["beats"]
         if not isinstance(beats, list):

@@ -7,7 +7,7 @@ tests/contract/model_golden.json (the `tflite-micro` interpreter's scores for th
 model that gave them), both written by `heartbeat golden`. The suite firmware/test/test_model_golden runs the
 firmware's runtime on the model compiled into the build and compares every score; it first checks that the
 build's model is the one the scores belong to. Generated, git-ignored, rewritten only when its content changes;
-the pre-build step firmware/scripts/gen_model_data.py calls `generate` before that suite is built.
+the test builds' pre-build step firmware/test/prebuild_vectors.py calls `generate` before that suite is built.
 """
 from __future__ import annotations
 

@@ -6,7 +6,8 @@
 The one table of test vectors is tests/contract/wire_vectors.json (docs/protocol.md, section 5); the C tests
 (firmware/test/test_wire/) cannot read JSON on the target, so this turns it into static const data. The header
 is generated, git-ignored and rewritten only when its content changes. `pio test` runs this before building
-a test_wire suite (firmware/lib/wire/wire_test_vectors.py); tests/firmware/test_wire_twin.py runs it too.
+a test_wire suite (the test builds' pre-build step firmware/test/prebuild_vectors.py);
+tests/firmware/test_wire_twin.py runs it too.
 
 Standard library only. A table that lacks a field or holds a value the header cannot carry is refused with
 a message naming the entry (SystemExit), never half-written.

@@ -1,24 +1,28 @@
-/* hbtest.c - see hbtest.h. No stdio: output goes through port_uart_write(). */
+/* hbtest.c - see hbtest.h. No stdio: output goes through port_uart_write(), numbers through textfmt. */
 #include "hbtest.h"
 
 #include <string.h>
 
 #include "port.h"
+#include "textfmt.h"
 
 void hbtest_print(const char *s)
 {
     port_uart_write(s, strlen(s));
 }
 
-static void print_u32(uint32_t v)
+void hbtest_print_u32(uint32_t v)
 {
-    char buf[11];
-    size_t i = sizeof buf;
-    do {
-        buf[--i] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    port_uart_write(&buf[i], sizeof buf - i);
+    hbtest_print_i64((int64_t)v);
+}
+
+void hbtest_print_i64(int64_t v)
+{
+    char buf[24];
+    textfmt_t t;
+    textfmt_init(&t, buf, sizeof buf);
+    textfmt_put_i64(&t, v);
+    port_uart_write(buf, t.len);
 }
 
 void hbtest_begin(hbtest_t *t)
@@ -57,7 +61,7 @@ void hbtest_run(hbtest_t *t, const char *name, hbtest_fn_t fn)
     hbtest_print(" FAIL ");
     hbtest_print(t->fail_file);
     hbtest_print(":");
-    print_u32((uint32_t)t->fail_line);
+    hbtest_print_u32((uint32_t)t->fail_line);
     hbtest_print(": ");
     hbtest_print(t->fail_expr);
     hbtest_print("\n");
@@ -66,9 +70,9 @@ void hbtest_run(hbtest_t *t, const char *name, hbtest_fn_t fn)
 int hbtest_end(hbtest_t *t)
 {
     hbtest_print("hbtest: ");
-    print_u32(t->passed);
+    hbtest_print_u32(t->passed);
     hbtest_print(" passed, ");
-    print_u32(t->failed);
+    hbtest_print_u32(t->failed);
     hbtest_print(" failed\n");
     return t->failed == 0u ? 0 : 1;
 }

@@ -45,8 +45,10 @@ bool hbtest_check(hbtest_t *t, bool ok, const char *expr, const char *file, int 
 /* Prints the summary line; returns the exit status for port_exit(). */
 int hbtest_end(hbtest_t *t);
 
-/* Writes a NUL-terminated string to the UART (diagnostics). */
+/* Write a NUL-terminated string, or a number in decimal, to the UART (diagnostics). */
 void hbtest_print(const char *s);
+void hbtest_print_u32(uint32_t v);
+void hbtest_print_i64(int64_t v);
 
 #define HBTEST_CHECK(t, cond) hbtest_check((t), (cond), #cond, __FILE__, __LINE__)
 

@@ -33,7 +33,6 @@ import subprocess
 import threading
 
 import click
-
 from platformio.test.exception import UnitTestError
 from platformio.test.result import TestCase, TestCaseSource, TestStatus
 from platformio.test.runners.base import TestRunnerBase
@@ -83,28 +82,28 @@ def judge_run(cases, summary, returncode, timed_out, timeout_s):
     """
     problems = []
     if timed_out:
-        problems.append("the program did not finish within %s s and was stopped" % timeout_s)
+        problems.append(f"the program did not finish within {timeout_s} s and was stopped")
         return problems
     if returncode is not None and returncode < 0:
-        problems.append("the program was killed by signal %d" % -returncode)
+        problems.append(f"the program was killed by signal {-returncode}")
     passed = sum(1 for c in cases if c.status == TestStatus.PASSED)
     failed = sum(1 for c in cases if c.status == TestStatus.FAILED)
     if not cases:
         problems.append("no test case ran")
     if summary is None:
         problems.append(
-            "the program ended (exit status %s) without the summary line "
-            "'hbtest: N passed, N failed': it crashed or exited early" % returncode
+            f"the program ended (exit status {returncode}) without the summary line "
+            "'hbtest: N passed, N failed': it crashed or exited early"
         )
     elif summary != (passed, failed):
         problems.append(
-            "the summary says %d passed, %d failed but %d passing and %d failing "
-            "cases were printed" % (summary[0], summary[1], passed, failed)
+            f"the summary says {summary[0]} passed, {summary[1]} failed but {passed} passing and {failed} failing "
+            "cases were printed"
         )
     if returncode is not None and returncode > 0 and failed == 0:
-        problems.append("the program exited with status %d but reported no failed case" % returncode)
+        problems.append(f"the program exited with status {returncode} but reported no failed case")
     if returncode == 0 and failed > 0:
-        problems.append("%d case(s) failed but the program exited with status 0" % failed)
+        problems.append(f"{failed} case(s) failed but the program exited with status 0")
     return problems
 
 
@@ -118,7 +117,7 @@ class CustomTestRunner(TestRunnerBase):
 
     # -- configuration --------------------------------------------------------
     def _env_section(self):
-        return "env:%s" % self.test_suite.env_name
+        return f"env:{self.test_suite.env_name}"
 
     def _option(self, name, default=None):
         return self.project_config.get(self._env_section(), name, default)
@@ -131,8 +130,7 @@ class CustomTestRunner(TestRunnerBase):
             value = -1.0
         if value <= 0:
             raise UnitTestError(
-                "custom_test_timeout of [%s] must be a positive number of seconds, got %r"
-                % (self._env_section(), raw)
+                f"custom_test_timeout of [{self._env_section()}] must be a positive number of seconds, got {raw!r}"
             )
         return value
 
@@ -160,8 +158,8 @@ class CustomTestRunner(TestRunnerBase):
                 + ["-serial", "stdio", "-kernel", elf]
             )
         raise UnitTestError(
-            "[%s] cannot run tests on this machine: its board %r has no QEMU model "
-            "and no test_testing_command is set" % (self._env_section(), board_id)
+            f"[{self._env_section()}] cannot run tests on this machine: its board {board_id!r} has no QEMU model "
+            "and no test_testing_command is set"
         )
 
     def _input_bytes(self):
@@ -192,7 +190,7 @@ class CustomTestRunner(TestRunnerBase):
                 stderr=subprocess.STDOUT,
             )
         except OSError as exc:
-            raise UnitTestError("cannot start %s: %s" % (cmd[0], exc)) from exc
+            raise UnitTestError(f"cannot start {cmd[0]}: {exc}") from exc
 
         feeder = threading.Thread(target=self._feed, args=(proc, self._input_bytes()), daemon=True)
         reader = threading.Thread(target=self._read, args=(proc,), daemon=True)
@@ -211,7 +209,7 @@ class CustomTestRunner(TestRunnerBase):
         for problem in judge_run(self._cases, self._summary, proc.returncode, timed_out, timeout_s):
             self.test_suite.add_case(
                 TestCase(
-                    name="%s:%s" % (self.test_suite.env_name, self.test_suite.test_name),
+                    name=f"{self.test_suite.env_name}:{self.test_suite.test_name}",
                     status=TestStatus.ERRORED,
                     message=problem,
                     exception=UnitTestError(problem),

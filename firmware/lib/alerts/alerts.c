@@ -79,8 +79,7 @@ alerts_rule_t alerts_on_beat(alerts_t *a, uint8_t beat_class, const int8_t score
     int8_t score = scores[beat_class];
     uint32_t level = (uint32_t)((int32_t)score + 128);
     bool threshold = (cfg->enabled & ALERTS_THRESHOLD_RULE) != 0u && level >= cfg->thresholds[beat_class];
-    bool run = (cfg->enabled & ALERTS_RUN_RULE) != 0u && cfg->k >= 1u &&
-               abnormal_in_window(a, cfg->window) >= cfg->k;
+    bool run = (cfg->enabled & ALERTS_RUN_RULE) != 0u && cfg->k >= 1u && abnormal_in_window(a, cfg->window) >= cfg->k;
     if (run) {
         /* count afresh: what came before this alert does not count towards the next one */
         a->counted = 0;

@@ -127,8 +127,8 @@ typedef struct {
     beat_window_t window;
     ecg_peak_t peaks[ECG_DSP_MAX_PEAKS_PER_PUSH];
     bw_beat_t beat;
-    uint32_t beats_popped; /* beats out of beat_window, including those not reported */
-    uint32_t beats_unreported; /* R peak before the first sample: no r_sample to send */
+    uint32_t beats_popped;                 /* beats out of beat_window, including those not reported */
+    uint32_t beats_unreported;             /* R peak before the first sample: no r_sample to send */
     uint8_t clip_bits[APP_CLIP_BITS / 8u]; /* sample i at a limit: bit i mod APP_CLIP_BITS */
     app_clip_t clip_q[APP_CLIP_QUEUE_LEN]; /* ring, oldest at clip_head */
     uint16_t clip_head;

@@ -17,9 +17,9 @@ extern "C" {
 
 typedef struct {
     uint32_t h[8];
-    uint64_t total;     /* bytes hashed */
+    uint64_t total; /* bytes hashed */
     uint8_t block[64];
-    uint8_t used;       /* bytes in block */
+    uint8_t used; /* bytes in block */
 } app_sha256_t;
 
 void app_sha256_init(app_sha256_t *s);

@@ -7,9 +7,9 @@
 #define PAIRS APP_DSP_WINDOW_LEN
 
 /* ---- compile-time proof that the window arithmetic is exact in 32 bits for any int16 samples ---- */
-#define BW_MAX_PAIR 65536u                                       /* |s[2i] + s[2i+1]| */
-#define BW_MAX_DEV ((PAIRS - 1u) * (2u * BW_MAX_PAIR))           /* |WINDOW_LEN * v[i] - sum v| */
-_Static_assert((unsigned long long)PAIRS * BW_MAX_PAIR <= 0x7fffffffull, "pair sums and their total fit int32");
+#define BW_MAX_PAIR 65536u                             /* |s[2i] + s[2i+1]| */
+#define BW_MAX_DEV ((PAIRS - 1u) * (2u * BW_MAX_PAIR)) /* |WINDOW_LEN * v[i] - sum v| */
+_Static_assert(((unsigned long long)PAIRS * BW_MAX_PAIR) <= 0x7fffffffull, "pair sums and their total fit int32");
 _Static_assert((unsigned long long)PAIRS * BW_MAX_PAIR * 2ull <= 0x7fffffffull, "deviations fit int32");
 _Static_assert((2ull * APP_DSP_WINDOW_PEAK + 1ull) * BW_MAX_DEV <= 0xffffffffull,
                "2 * WINDOW_PEAK * |dev| + maxabs fits uint32");

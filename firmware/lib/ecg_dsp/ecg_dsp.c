@@ -5,15 +5,15 @@
 
 /* ---- compile-time proof that the integer types hold every value for any int16 input ---- */
 #define ECG_MAX_ABS_SAMPLE 32768ull
-#define ECG_MAX_ABS_L (APP_DSP_LP_LEN * ECG_MAX_ABS_SAMPLE)                  /* low-pass output */
-#define ECG_MAX_ABS_H (2ull * APP_DSP_HP_LEN * ECG_MAX_ABS_L)                /* 32*l[n-16] - sum of 32 l */
-#define ECG_MAX_ABS_D (6ull * ECG_MAX_ABS_H)                                 /* 2 + 1 + 1 + 2 taps */
+#define ECG_MAX_ABS_L (APP_DSP_LP_LEN * ECG_MAX_ABS_SAMPLE)   /* low-pass output */
+#define ECG_MAX_ABS_H (2ull * APP_DSP_HP_LEN * ECG_MAX_ABS_L) /* 32*l[n-16] - sum of 32 l */
+#define ECG_MAX_ABS_D (6ull * ECG_MAX_ABS_H)                  /* 2 + 1 + 1 + 2 taps */
 #define ECG_MAX_E ((ECG_MAX_ABS_D * ECG_MAX_ABS_D) >> APP_DSP_ENERGY_SHIFT)
 #define ECG_MAX_M (APP_DSP_MWI_LEN * ECG_MAX_E)
-_Static_assert(ECG_MAX_ABS_L * APP_DSP_HP_LEN <= 0x7fffffffull, "low-pass sums must fit int32");
+_Static_assert((ECG_MAX_ABS_L * APP_DSP_HP_LEN) <= 0x7fffffffull, "low-pass sums must fit int32");
 _Static_assert(ECG_MAX_ABS_D <= 0x7fffffffull / 2ull, "h and d (and 2h) must fit int32");
 _Static_assert(ECG_MAX_ABS_D <= 0xffffffffull, "d*d must fit uint64");
-_Static_assert(ECG_MAX_M * APP_DSP_LEARN_SAMPLES <= 0x7fffffffffffffffull / 2ull,
+_Static_assert((ECG_MAX_M * APP_DSP_LEARN_SAMPLES) <= 0x7fffffffffffffffull / 2ull,
                "the learning sum of m must fit int64");
 _Static_assert(ECG_MAX_M * 8ull <= 0x7fffffffffffffffull, "threshold updates (value + 7*level) must fit int64");
 _Static_assert(APP_DSP_TWAVE_WINDOW >= APP_DSP_REFRACTORY, "the T-wave window must reach past the refractory period");

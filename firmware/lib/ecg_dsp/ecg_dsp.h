@@ -83,16 +83,16 @@ typedef struct {
 
 /* Counters, all since ecg_dsp_init(). */
 typedef struct {
-    uint64_t samples;            /* samples pushed */
-    uint32_t candidates;         /* peaks of m emitted by the tracker */
-    uint32_t peaks;              /* R peaks accepted (threshold + search-back) */
-    uint32_t searchback;         /* of which by search-back */
-    uint32_t refractory;         /* candidates within the refractory period */
-    uint32_t twave;              /* candidates rejected as T waves */
-    uint32_t noise;              /* candidates below THR1 (noise peaks) */
-    uint32_t learn_overflow;     /* learning candidates dropped beyond LEARN_MAX_CANDIDATES (oldest first) */
-    uint32_t lost;               /* accepted peaks that did not fit the caller's out_cap */
-    uint32_t after_finish;       /* samples pushed after ecg_dsp_finish() (ignored) */
+    uint64_t samples;        /* samples pushed */
+    uint32_t candidates;     /* peaks of m emitted by the tracker */
+    uint32_t peaks;          /* R peaks accepted (threshold + search-back) */
+    uint32_t searchback;     /* of which by search-back */
+    uint32_t refractory;     /* candidates within the refractory period */
+    uint32_t twave;          /* candidates rejected as T waves */
+    uint32_t noise;          /* candidates below THR1 (noise peaks) */
+    uint32_t learn_overflow; /* learning candidates dropped beyond LEARN_MAX_CANDIDATES (oldest first) */
+    uint32_t lost;           /* accepted peaks that did not fit the caller's out_cap */
+    uint32_t after_finish;   /* samples pushed after ecg_dsp_finish() (ignored) */
 } ecg_dsp_counters_t;
 
 /* The detector's whole state. Treat as opaque; read `counters` freely. */

@@ -53,13 +53,13 @@ extern "C" {
 
 typedef enum {
     MR_OK = 0,
-    MR_BAD_ARGUMENT,       /* NULL pointer, index out of range */
-    MR_BAD_MODEL,          /* not a well-formed TFLite flatbuffer / graph (reason) */
-    MR_UNSUPPORTED_VERSION,/* schema version other than 3 (value = version) */
-    MR_UNSUPPORTED_OP,     /* an operator or op option we do not run (op_code, op_index) */
-    MR_BAD_TENSOR,         /* type, shape or quantization not supported (tensor_index) */
-    MR_ARENA_TOO_SMALL,    /* arena_needed: bytes to pass next time */
-    MR_NOT_READY           /* mr_invoke() without a successful mr_init() */
+    MR_BAD_ARGUMENT,        /* NULL pointer, index out of range */
+    MR_BAD_MODEL,           /* not a well-formed TFLite flatbuffer / graph (reason) */
+    MR_UNSUPPORTED_VERSION, /* schema version other than 3 (value = version) */
+    MR_UNSUPPORTED_OP,      /* an operator or op option we do not run (op_code, op_index) */
+    MR_BAD_TENSOR,          /* type, shape or quantization not supported (tensor_index) */
+    MR_ARENA_TOO_SMALL,     /* arena_needed: bytes to pass next time */
+    MR_NOT_READY            /* mr_invoke() without a successful mr_init() */
 } mr_status_t;
 
 /* TFLite TensorType codes of the types we handle. */
@@ -68,12 +68,12 @@ typedef enum {
 
 /* A graph input or output. */
 typedef struct {
-    int8_t *data;               /* in the arena; inputs are written by the caller */
-    size_t bytes;               /* elements (int8) */
+    int8_t *data; /* in the arena; inputs are written by the caller */
+    size_t bytes; /* elements (int8) */
     int32_t dims[MR_MAX_DIMS];
     uint8_t dims_count;
-    uint8_t type;               /* MR_TYPE_INT8 */
-    int16_t tensor_index;       /* index in the model's subgraph */
+    uint8_t type;         /* MR_TYPE_INT8 */
+    int16_t tensor_index; /* index in the model's subgraph */
     float scale;
     int32_t zero_point;
 } mr_tensor_t;
@@ -81,17 +81,17 @@ typedef struct {
 /* Why mr_init() failed (status MR_OK after a successful init). */
 typedef struct {
     mr_status_t status;
-    const char *reason;         /* static text, never NULL */
-    int32_t op_index;           /* operator concerned, -1 if none */
-    int32_t op_code;            /* its builtin code (MR_UNSUPPORTED_OP), -1 if none */
-    int32_t tensor_index;       /* tensor concerned, -1 if none */
-    int32_t value;              /* e.g. the schema version found */
+    const char *reason;   /* static text, never NULL */
+    int32_t op_index;     /* operator concerned, -1 if none */
+    int32_t op_code;      /* its builtin code (MR_UNSUPPORTED_OP), -1 if none */
+    int32_t tensor_index; /* tensor concerned, -1 if none */
+    int32_t value;        /* e.g. the schema version found */
 } mr_error_t;
 
 struct mr_op; /* private: one prepared operator, kept in the arena */
 
 typedef struct {
-    const struct mr_op *ops;    /* in the arena */
+    const struct mr_op *ops; /* in the arena */
     uint16_t op_count;
     uint8_t input_count;
     uint8_t output_count;
@@ -107,15 +107,14 @@ typedef struct {
      * calls, starting from arena_len 0, find the size. */
     size_t arena_used;
     size_t arena_needed;
-    size_t arena_persistent;    /* of arena_used: prepared operators and their constants */
-    size_t arena_activations;   /* of arena_used: the planned activation tensors */
+    size_t arena_persistent;  /* of arena_used: prepared operators and their constants */
+    size_t arena_activations; /* of arena_used: the planned activation tensors */
     mr_error_t error;
 } mr_interpreter_t;
 
 /* Parse and check the model, prepare every operator and plan the arena.
  * On any failure the interpreter is left not ready and `it->error` says why. */
-mr_status_t mr_init(mr_interpreter_t *it, const uint8_t *model, size_t model_len,
-                    uint8_t *arena, size_t arena_len);
+mr_status_t mr_init(mr_interpreter_t *it, const uint8_t *model, size_t model_len, uint8_t *arena, size_t arena_len);
 
 /* Graph input / output `index` (model order), NULL if out of range or not ready. */
 const mr_tensor_t *mr_input(const mr_interpreter_t *it, size_t index);

@@ -13,7 +13,7 @@ static double frexp_positive(double x, int *exp)
     int adjust = 0;
     memcpy(&bits, &x, sizeof bits);
     if (((bits >> 52) & 0x7FFu) == 0u) { /* subnormal: scale into the normal range first */
-        x *= 18014398509481984.0;       /* 2^54, exact */
+        x *= 18014398509481984.0;        /* 2^54, exact */
         memcpy(&bits, &x, sizeof bits);
         adjust = -54;
     }
@@ -103,7 +103,7 @@ static int32_t exp_on_negative_values_q5(int32_t a)
         /* exp(-2^k) in Q0.31 for k = -2 .. 4 */
         1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242,
     };
-    const int32_t one_quarter = 1 << 24;      /* 1/4 in Q5.26 */
+    const int32_t one_quarter = 1 << 24; /* 1/4 in Q5.26 */
     const int32_t mask = one_quarter - 1;
     const int32_t a_mod_quarter_minus_one_quarter = (a & mask) - one_quarter;
     /* Rescale Q5.26 -> Q0.31: saturating shift left by 5 (never saturates here). */
@@ -126,8 +126,8 @@ static int32_t one_over_one_plus_x_for_x_in_0_1(int32_t a)
     int32_t x = constant_48_over_17 + mr_srdhm(half_denominator, constant_neg_32_over_17);
     for (int i = 0; i < 3; ++i) {
         const int32_t half_denominator_times_x = mr_srdhm(half_denominator, x); /* Q2.29 */
-        const int32_t one_minus = (1 << 29) - half_denominator_times_x;        /* Q2.29 */
-        x = x + sat_shl(mr_srdhm(x, one_minus), 2); /* Q4.27 product rescaled to Q2.29 */
+        const int32_t one_minus = (1 << 29) - half_denominator_times_x;         /* Q2.29 */
+        x = x + sat_shl(mr_srdhm(x, one_minus), 2);                             /* Q4.27 product rescaled to Q2.29 */
     }
     /* x / 2 read as Q1.30, rescaled to Q0.31. */
     return sat_shl(x, 1);
@@ -146,8 +146,8 @@ static int count_leading_zeros(uint32_t x)
     return n;
 }
 
-void mr_softmax_row_s8(const int8_t *in, int8_t *out, int32_t depth, int32_t input_multiplier,
-                       int32_t input_left_shift, int32_t diff_min)
+void mr_softmax_row_s8(const int8_t *in, int8_t *out, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
+                       int32_t diff_min)
 {
     int32_t max_in_row = -128;
     for (int32_t c = 0; c < depth; ++c) {
@@ -168,8 +168,7 @@ void mr_softmax_row_s8(const int8_t *in, int8_t *out, int32_t depth, int32_t inp
      * number of bits the normalisation moved (num_bits_over_unit). */
     const int headroom_plus_one = count_leading_zeros(sum_of_exps);
     const int num_bits_over_unit = 12 - headroom_plus_one;
-    const int32_t shifted_sum_minus_one =
-        mr_wrap_i32((sum_of_exps << headroom_plus_one) - 0x80000000u);
+    const int32_t shifted_sum_minus_one = mr_wrap_i32((sum_of_exps << headroom_plus_one) - 0x80000000u);
     const int32_t shifted_scale = one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);
     const int exponent = num_bits_over_unit + 31 - 8;
     for (int32_t c = 0; c < depth; ++c) {

@@ -90,7 +90,7 @@ void mr_quantize_multiplier(double real, int32_t *m, int *shift);
 float mr_roundf(float x);
 
 /* One row of TFLite's int8 -> int8 softmax (output scale 1/256, zero point -128). */
-void mr_softmax_row_s8(const int8_t *in, int8_t *out, int32_t depth, int32_t input_multiplier,
-                       int32_t input_left_shift, int32_t diff_min);
+void mr_softmax_row_s8(const int8_t *in, int8_t *out, int32_t depth, int32_t input_multiplier, int32_t input_left_shift,
+                       int32_t diff_min);
 
 #endif /* MR_FIXEDPOINT_H */

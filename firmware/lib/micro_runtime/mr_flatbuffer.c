@@ -124,8 +124,7 @@ bool mr_fb_f32(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, float def
     return true;
 }
 
-bool mr_fb_subtable(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, mr_fb_table_t *out,
-                    bool *present)
+bool mr_fb_subtable(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, mr_fb_table_t *out, bool *present)
 {
     size_t pos;
     size_t target;
@@ -143,8 +142,7 @@ bool mr_fb_subtable(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, mr_f
     return true;
 }
 
-bool mr_fb_vector(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, size_t elem_size,
-                  mr_fb_vec_t *out)
+bool mr_fb_vector(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, size_t elem_size, mr_fb_vec_t *out)
 {
     size_t pos;
     size_t target;

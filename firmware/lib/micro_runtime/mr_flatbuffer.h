@@ -60,12 +60,10 @@ bool mr_fb_u64(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, uint64_t 
 bool mr_fb_f32(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, float def, float *out);
 
 /* Sub-table field; *present = false (and true returned) when absent. */
-bool mr_fb_subtable(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, mr_fb_table_t *out,
-                    bool *present);
+bool mr_fb_subtable(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, mr_fb_table_t *out, bool *present);
 
 /* Vector field of elements of `elem_size` bytes; count 0 when absent. */
-bool mr_fb_vector(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, size_t elem_size,
-                  mr_fb_vec_t *out);
+bool mr_fb_vector(const mr_fb_t *fb, const mr_fb_table_t *t, unsigned id, size_t elem_size, mr_fb_vec_t *out);
 
 /* Element i (< count, checked) of a vector of tables. */
 bool mr_fb_vec_table(const mr_fb_t *fb, const mr_fb_vec_t *v, uint32_t i, mr_fb_table_t *out);

@@ -314,7 +314,7 @@ void mr_kernel_add(const mr_add_t *params)
 void mr_kernel_softmax(const mr_softmax_t *p)
 {
     for (int32_t r = 0; r < p->rows; ++r) {
-        mr_softmax_row_s8(p->in + (size_t)r * (size_t)p->depth, p->out + (size_t)r * (size_t)p->depth,
-                          p->depth, p->input_multiplier, p->input_left_shift, p->diff_min);
+        mr_softmax_row_s8(p->in + (size_t)r * (size_t)p->depth, p->out + (size_t)r * (size_t)p->depth, p->depth,
+                          p->input_multiplier, p->input_left_shift, p->diff_min);
     }
 }

@@ -11,13 +11,13 @@
 #include <stdint.h>
 
 enum {
-    MR_K_NOP = 0,  /* RESHAPE whose output aliases its input's memory */
+    MR_K_NOP = 0, /* RESHAPE whose output aliases its input's memory */
     MR_K_CONV,
     MR_K_MAXPOOL,
     MR_K_FC,
     MR_K_ADD,
     MR_K_SOFTMAX,
-    MR_K_COPY      /* RESHAPE of a constant tensor */
+    MR_K_COPY /* RESHAPE of a constant tensor */
 };
 
 typedef struct {
@@ -42,8 +42,8 @@ typedef struct {
     mr_requant_t rq;
     mr_shape4_t is, os;
     int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_h, pad_w;
-    int32_t in_zp;       /* what a padded input element contributes as */
-    int8_t *window;      /* k_h * k_w * in_c scratch bytes for border / dilated windows */
+    int32_t in_zp;  /* what a padded input element contributes as */
+    int8_t *window; /* k_h * k_w * in_c scratch bytes for border / dilated windows */
 } mr_conv_t;
 
 typedef struct {
@@ -71,9 +71,9 @@ typedef struct {
     int8_t in1_shift, in2_shift, out_shift; /* <= 0: right shifts */
     uint8_t broadcast;
     int32_t act_min, act_max;
-    int32_t count;                          /* elements, when not broadcasting */
-    int32_t dims[4];                        /* output extents, when broadcasting */
-    int32_t stride1[4], stride2[4];         /* input strides (0 on broadcast axes) */
+    int32_t count;                  /* elements, when not broadcasting */
+    int32_t dims[4];                /* output extents, when broadcasting */
+    int32_t stride1[4], stride2[4]; /* input strides (0 on broadcast axes) */
 } mr_add_t;
 
 typedef struct {

@@ -9,6 +9,8 @@
  *   port_qemu.c      QEMU mps2-an386: CMSDK APB UART0, SysTick, semihosting
  *   port_nrf52840.c  nRF52840: UARTE0 (EasyDMA TX and RX), SysTick, SAADC
  *                    sampled by TIMER1 through PPI
+ *   port_noadc.c     the ADC functions of the targets without one (native,
+ *                    QEMU), built next to their port_<target>.c
  *
  * The port keeps its own hardware state (there is one UART); callers never
  * see it.

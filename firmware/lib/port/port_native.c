@@ -61,8 +61,7 @@ size_t port_uart_read(void *buf, size_t cap, uint32_t timeout_ms)
         }
         /* End of input: like a line that has gone quiet, wait out the
          * timeout (a caller polling in a loop must not spin) and report 0. */
-        struct timespec rest = {.tv_sec = timeout_ms / 1000u,
-                                .tv_nsec = (long)(timeout_ms % 1000u) * 1000000L};
+        struct timespec rest = {.tv_sec = timeout_ms / 1000u, .tv_nsec = (long)(timeout_ms % 1000u) * 1000000L};
         while (nanosleep(&rest, &rest) != 0 && errno == EINTR) {
         }
         return 0;
@@ -73,31 +72,11 @@ uint32_t port_tick_ms(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t ms = (int64_t)(now.tv_sec - s_start.tv_sec) * 1000 +
-                 (now.tv_nsec - s_start.tv_nsec) / 1000000;
+    int64_t ms = (int64_t)(now.tv_sec - s_start.tv_sec) * 1000 + (now.tv_nsec - s_start.tv_nsec) / 1000000;
     return (uint32_t)ms;
 }
 
 void port_exit(int code)
 {
     exit(code);
-}
-
-/* No ADC on this target: the samples arrive over the UART (SAMPLES frames). */
-bool port_adc_start(uint32_t rate_hz)
-{
-    (void)rate_hz;
-    return false;
-}
-
-size_t port_adc_read(int16_t *out, size_t cap)
-{
-    (void)out;
-    (void)cap;
-    return 0;
-}
-
-uint32_t port_adc_overruns(void)
-{
-    return 0;
 }

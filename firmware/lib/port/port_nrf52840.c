@@ -154,8 +154,8 @@
 
 #define CPU_HZ 64000000u
 #define TX_CHUNK 64u
-#define RX_RING 1024u   /* power of two */
-#define ADC_RING 256u   /* power of two: 0.7 s at 360 Hz */
+#define RX_RING 1024u /* power of two */
+#define ADC_RING 256u /* power of two: 0.7 s at 360 Hz */
 #define ADC_RATE_MAX 16000u
 #define SPIN_LIMIT 2000000u /* bounded waits on events that should come within microseconds */
 
@@ -402,8 +402,8 @@ bool port_adc_start(uint32_t rate_hz)
 
     SAADC_ENABLE = 0u;
     SAADC_RESOLUTION = SAADC_RESOLUTION_12BIT;
-    SAADC_OVERSAMPLE = 0u;  /* bypass */
-    SAADC_SAMPLERATE = 0u;  /* MODE task: SAMPLE comes from TIMER1 through PPI */
+    SAADC_OVERSAMPLE = 0u; /* bypass */
+    SAADC_SAMPLERATE = 0u; /* MODE task: SAMPLE comes from TIMER1 through PPI */
     SAADC_CH0_PSELP = SAADC_PSEL_AIN0;
     SAADC_CH0_PSELN = SAADC_PSEL_NC;
     SAADC_CH0_CONFIG = SAADC_CH_CONFIG_ECG;

@@ -141,22 +141,3 @@ void HardFault_Handler(void)
     port_uart_write(msg, sizeof msg - 1);
     port_exit(0x7F);
 }
-
-/* No ADC on this target: the samples arrive over the UART (SAMPLES frames). */
-bool port_adc_start(uint32_t rate_hz)
-{
-    (void)rate_hz;
-    return false;
-}
-
-size_t port_adc_read(int16_t *out, size_t cap)
-{
-    (void)out;
-    (void)cap;
-    return 0;
-}
-
-uint32_t port_adc_overruns(void)
-{
-    return 0;
-}

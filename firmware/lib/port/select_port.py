@@ -1,19 +1,29 @@
-"""Compile exactly one port_<name>.c: the one the environment's `custom_port`
-option names in platformio.ini (native, qemu, nrf52840)."""
+"""Pre-build step of the port library: compile exactly the port the environment's `custom_port` option names in
+platformio.ini (native, qemu, nrf52840), i.e. port_<name>.c, plus port_noadc.c for the ports without an ADC.
+"""
 
 import os
 
-Import("env", "pio_lib_builder")  # noqa: F821 (SCons injects Import)
+from SCons.Script import Import
 
-name = env.GetProjectOption("custom_port", "").strip()  # noqa: F821
+# the targets whose samples arrive over the UART only (no ADC): their port_adc_* come from port_noadc.c
+NO_ADC = ("native", "qemu")
+NO_ADC_SOURCE = "port_noadc.c"
+
+# PlatformIO runs this file as an SConscript with the library's environment and builder exported
+Import("env", "pio_lib_builder")
+lib_env = globals()["env"]
+lib_dir = globals()["pio_lib_builder"].src_dir
+
+name = lib_env.GetProjectOption("custom_port", "").strip()
 available = sorted(
     f[len("port_") : -len(".c")]
-    for f in os.listdir(pio_lib_builder.src_dir)  # noqa: F821
-    if f.startswith("port_") and f.endswith(".c")
+    for f in os.listdir(lib_dir)
+    if f.startswith("port_") and f.endswith(".c") and f != NO_ADC_SOURCE
 )
 if name not in available:
     raise SystemExit(
-        "Error: [env:%s] must set custom_port to one of %s (got %r)"
-        % (env["PIOENV"], ", ".join(available), name)  # noqa: F821
+        f"Error: [env:{lib_env['PIOENV']}] must set custom_port to one of {', '.join(available)} (got {name!r})"
     )
-env.Replace(SRC_FILTER=["-<*>", "+<port_%s.c>" % name])  # noqa: F821
+sources = [f"port_{name}.c"] + ([NO_ADC_SOURCE] if name in NO_ADC else [])
+lib_env.Replace(SRC_FILTER=["-<*>"] + [f"+<{source}>" for source in sources])

@@ -52,10 +52,10 @@ typedef struct {
 
 typedef enum {
     TXRING_OK = 0,
-    TXRING_OVERWROTE = 1,   /* stored; the oldest unacknowledged entry was overwritten (lost + 1) */
-    TXRING_E_ARGUMENT = 2,  /* NULL, empty frame, or a ring without slots: nothing stored */
-    TXRING_E_TOO_LONG = 3,  /* the frame does not fit a slot: nothing stored */
-    TXRING_E_ORDER = 4,     /* seq 0, or not above the newest seq pushed: nothing stored */
+    TXRING_OVERWROTE = 1,  /* stored; the oldest unacknowledged entry was overwritten (lost + 1) */
+    TXRING_E_ARGUMENT = 2, /* NULL, empty frame, or a ring without slots: nothing stored */
+    TXRING_E_TOO_LONG = 3, /* the frame does not fit a slot: nothing stored */
+    TXRING_E_ORDER = 4,    /* seq 0, or not above the newest seq pushed: nothing stored */
 } txring_rc_t;
 
 /* Called by txring_replay() for each frame; return false to stop the replay (e.g. the link is gone). */

@@ -235,10 +235,9 @@ static void write_payload(writer_t *w, const wire_msg_t *m)
     }
     case WIRE_T_STATUS: {
         const wire_status_t *s = &m->u.status;
-        const uint32_t fields[11] = {s->uptime_ms,      s->samples,         s->beats,
-                                     s->alerts,         s->corrupt_frames,  s->oversize_frames,
-                                     s->unknown_frames, s->overruns,        s->lost,
-                                     s->last_seq,       s->ring_oldest_seq};
+        const uint32_t fields[11] = {s->uptime_ms,      s->samples,         s->beats,          s->alerts,
+                                     s->corrupt_frames, s->oversize_frames, s->unknown_frames, s->overruns,
+                                     s->lost,           s->last_seq,        s->ring_oldest_seq};
         for (unsigned i = 0; i < 11u; i++) {
             writer_u32(w, fields[i]);
         }
@@ -281,8 +280,7 @@ static void write_payload(writer_t *w, const wire_msg_t *m)
     }
 }
 
-static wire_rc_t encode_with(const wire_msg_t *msg, uint32_t seq, uint8_t *out, size_t cap, size_t *written,
-                             bool cobs)
+static wire_rc_t encode_with(const wire_msg_t *msg, uint32_t seq, uint8_t *out, size_t cap, size_t *written, bool cobs)
 {
     writer_t w;
     if (written != NULL) {
@@ -372,8 +370,7 @@ static uint16_t reader_u16(reader_t *r)
 static uint32_t reader_u32(reader_t *r)
 {
     const uint8_t *at = reader_take(r, 4);
-    return at != NULL ? (uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16) |
-                            ((uint32_t)at[3] << 24)
+    return at != NULL ? (uint32_t)at[0] | ((uint32_t)at[1] << 8) | ((uint32_t)at[2] << 16) | ((uint32_t)at[3] << 24)
                       : 0u;
 }
 
@@ -449,10 +446,9 @@ static bool read_payload(reader_t *r, wire_msg_t *m)
     }
     case WIRE_T_STATUS: {
         wire_status_t *s = &m->u.status;
-        uint32_t *const fields[11] = {&s->uptime_ms,      &s->samples,         &s->beats,
-                                      &s->alerts,         &s->corrupt_frames,  &s->oversize_frames,
-                                      &s->unknown_frames, &s->overruns,        &s->lost,
-                                      &s->last_seq,       &s->ring_oldest_seq};
+        uint32_t *const fields[11] = {&s->uptime_ms,      &s->samples,         &s->beats,          &s->alerts,
+                                      &s->corrupt_frames, &s->oversize_frames, &s->unknown_frames, &s->overruns,
+                                      &s->lost,           &s->last_seq,        &s->ring_oldest_seq};
         for (unsigned i = 0; i < 11u; i++) {
             *fields[i] = reader_u32(r);
         }

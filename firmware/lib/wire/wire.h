@@ -38,9 +38,9 @@ extern "C" {
 #define WIRE_MAX_PAYLOAD (WIRE_MAX_FRAME - WIRE_MIN_FRAME)
 /* COBS adds at most one byte per 254 (and one for a frame shorter than that), plus the delimiter. */
 #define WIRE_MAX_ENCODED (WIRE_MAX_FRAME + (WIRE_MAX_FRAME + 253u) / 254u + 1u)
-#define WIRE_STR_MAX 64u     /* longest string field (printable ASCII) */
+#define WIRE_STR_MAX 64u      /* longest string field (printable ASCII) */
 #define WIRE_SAMPLES_MAX 240u /* int16 samples per SAMPLES frame */
-#define WIRE_NUM_CLASSES 5u  /* N, S, V, F, Q */
+#define WIRE_NUM_CLASSES 5u   /* N, S, V, F, Q */
 #define WIRE_SHA256_SIZE 32u
 
 _Static_assert(WIRE_MIN_FRAME + 6u + 2u * WIRE_SAMPLES_MAX <= WIRE_MAX_FRAME,
@@ -230,15 +230,15 @@ typedef enum {
 
 typedef struct {
     wire_event_kind_t kind;
-    wire_reason_t reason;  /* WIRE_REASON_NONE for a frame */
-    bool has_header;       /* version, type and seq are known (CRC good) */
+    wire_reason_t reason; /* WIRE_REASON_NONE for a frame */
+    bool has_header;      /* version, type and seq are known (CRC good) */
     uint8_t version;
     uint8_t type;
     uint32_t seq;
-    uint32_t raw_len;      /* encoded bytes of this frame, without its delimiter */
-    const uint8_t *frame;  /* the decoded bytes (header..CRC), valid until the next feed; NULL if none */
+    uint32_t raw_len;     /* encoded bytes of this frame, without its delimiter */
+    const uint8_t *frame; /* the decoded bytes (header..CRC), valid until the next feed; NULL if none */
     uint16_t frame_len;
-    wire_msg_t msg;        /* WIRE_EVENT_FRAME only */
+    wire_msg_t msg; /* WIRE_EVENT_FRAME only */
 } wire_event_t;
 
 /* Decoder state, owned by the caller; initialise with wire_decoder_init(). */

@@ -270,7 +270,8 @@ int main(void)
     hbtest_begin(&t);
     hbtest_run(&t, "config_validity", test_config_validity);
     hbtest_run(&t, "init_refuses_invalid_defaults", test_init_refuses_invalid_defaults);
-    hbtest_run(&t, "threshold_fires_at_the_threshold_and_not_below", test_threshold_fires_at_the_threshold_and_not_below);
+    hbtest_run(&t, "threshold_fires_at_the_threshold_and_not_below",
+               test_threshold_fires_at_the_threshold_and_not_below);
     hbtest_run(&t, "threshold_only_for_enabled_classes", test_threshold_only_for_enabled_classes);
     hbtest_run(&t, "run_fires_on_k_of_window_then_counts_afresh", test_run_fires_on_k_of_window_then_counts_afresh);
     hbtest_run(&t, "run_forgets_beats_that_left_the_window", test_run_forgets_beats_that_left_the_window);

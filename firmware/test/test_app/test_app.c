@@ -16,6 +16,7 @@
 #include "hbtest.h"
 #include "model_data.h"
 #include "port.h"
+#include "textfmt.h"
 #include "wire.h"
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -334,12 +335,9 @@ static char g_hex[2u * APP_SHA256_SIZE + 1u];
 
 static void hex_of(const uint8_t *d)
 {
-    static const char HEX[] = "0123456789abcdef";
-    for (unsigned i = 0; i < APP_SHA256_SIZE; i++) {
-        g_hex[2u * i] = HEX[d[i] >> 4];
-        g_hex[2u * i + 1u] = HEX[d[i] & 0xFu];
-    }
-    g_hex[2u * APP_SHA256_SIZE] = '\0';
+    textfmt_t f;
+    textfmt_init(&f, g_hex, sizeof g_hex);
+    textfmt_put_hex(&f, d, APP_SHA256_SIZE);
 }
 
 /* A refused model: ERROR with `code` right after the HELLO; the device stays up, answers GET_STATUS and
@@ -388,8 +386,7 @@ static void test_model_with_wrong_sha256_is_refused(hbtest_t *t)
  * OperatorCode: deprecated_builtin_code int8 field 0, builtin_code int32 field 3) */
 static uint32_t rd32(const uint8_t *b, size_t pos)
 {
-    return (uint32_t)b[pos] | ((uint32_t)b[pos + 1] << 8) | ((uint32_t)b[pos + 2] << 16) |
-           ((uint32_t)b[pos + 3] << 24);
+    return (uint32_t)b[pos] | ((uint32_t)b[pos + 1] << 8) | ((uint32_t)b[pos + 2] << 16) | ((uint32_t)b[pos + 3] << 24);
 }
 
 static size_t field_pos(const uint8_t *b, size_t table, unsigned id)
@@ -916,6 +913,7 @@ int main(void)
                test_bad_frames_are_counted_or_answered_and_the_device_goes_on);
     hbtest_run(&t, "samples_out_of_order_or_range", test_samples_out_of_order_or_range);
     hbtest_run(&t, "clipped_window_is_flagged", test_clipped_window_is_flagged);
-    hbtest_run(&t, "back_pressure_takes_no_more_than_the_fifo_holds", test_back_pressure_takes_no_more_than_the_fifo_holds);
+    hbtest_run(&t, "back_pressure_takes_no_more_than_the_fifo_holds",
+               test_back_pressure_takes_no_more_than_the_fifo_holds);
     port_exit(hbtest_end(&t));
 }

@@ -153,8 +153,8 @@ static void test_full_scale_bursts_keep_counters_sane(hbtest_t *t)
     HBTEST_CHECK(t, beats_ok);
     HBTEST_CHECK(t, g_dsp.counters.samples == total && g_bw.counters.samples == total);
     HBTEST_CHECK(t, g_dsp.counters.peaks == g_n_seen && g_dsp.counters.lost == 0u);
-    HBTEST_CHECK(t, g_n_seen >= 10u);                                         /* the rhythm stretches were seen */
-    HBTEST_CHECK(t, g_n_seen <= total / APP_DSP_REFRACTORY + 1u);             /* refractory period respected */
+    HBTEST_CHECK(t, g_n_seen >= 10u);                             /* the rhythm stretches were seen */
+    HBTEST_CHECK(t, g_n_seen <= total / APP_DSP_REFRACTORY + 1u); /* refractory period respected */
     HBTEST_CHECK(t, g_dsp.counters.peaks <= g_dsp.counters.candidates);
     HBTEST_CHECK(t, g_dsp.counters.peaks - g_dsp.counters.searchback + g_dsp.counters.refractory +
                             g_dsp.counters.twave + g_dsp.counters.noise + g_dsp.counters.learn_overflow ==
@@ -369,8 +369,8 @@ static void test_full_queue_drops_the_oldest_and_counts(hbtest_t *t)
     int64_t first_kept = 200 + 100 * (int64_t)(n_peaks - APP_DSP_BEAT_QUEUE_LEN);
     bool in_order = true;
     while (beat_window_pop(&g_bw, &g_beat)) {
-        in_order = in_order && g_beat.r == first_kept + 100 * (int64_t)taken && g_beat.post_rr == 100 &&
-                   g_beat.pre_rr == 100;
+        in_order =
+            in_order && g_beat.r == first_kept + 100 * (int64_t)taken && g_beat.post_rr == 100 && g_beat.pre_rr == 100;
         taken++;
     }
     HBTEST_CHECK(t, in_order && taken == APP_DSP_BEAT_QUEUE_LEN - 1u);
@@ -384,7 +384,7 @@ static void test_bad_peaks_are_refused_and_counted(hbtest_t *t)
         beat_window_push_sample(&g_bw, synth(i, 0u, 300u, 5u));
     }
     const int64_t n = (int64_t)APP_DSP_RAW_RING_LEN + 1000;
-    HBTEST_CHECK(t, beat_window_push_peak(&g_bw, n) == BW_ERR_ORDER); /* not a sample seen yet */
+    HBTEST_CHECK(t, beat_window_push_peak(&g_bw, n) == BW_ERR_ORDER);   /* not a sample seen yet */
     HBTEST_CHECK(t, beat_window_push_peak(&g_bw, 500) == BW_ERR_STALE); /* window left the raw ring */
     HBTEST_CHECK(t, beat_window_push_peak(&g_bw, 500) == BW_ERR_ORDER); /* not after the previous one */
     HBTEST_CHECK(t, beat_window_push_peak(&g_bw, 400) == BW_ERR_ORDER);
@@ -425,7 +425,8 @@ int main(void)
     hbtest_begin(&t);
     hbtest_run(&t, "constant_signal_gives_no_peaks_and_no_beats", test_constant_signal_gives_no_peaks_and_no_beats);
     hbtest_run(&t, "full_scale_bursts_keep_counters_sane", test_full_scale_bursts_keep_counters_sane);
-    hbtest_run(&t, "stream_shorter_than_learning_decides_at_finish", test_stream_shorter_than_learning_decides_at_finish);
+    hbtest_run(&t, "stream_shorter_than_learning_decides_at_finish",
+               test_stream_shorter_than_learning_decides_at_finish);
     hbtest_run(&t, "small_out_cap_counts_lost_peaks", test_small_out_cap_counts_lost_peaks);
     hbtest_run(&t, "rr_history_first_beat_and_running_mean", test_rr_history_first_beat_and_running_mean);
     hbtest_run(&t, "ratio_code_rounds_half_away_and_clamps", test_ratio_code_rounds_half_away_and_clamps);

@@ -23,34 +23,19 @@ static beat_window_t g_bw;
 static ecg_peak_t g_peaks[ECG_DSP_MAX_PEAKS_PER_PUSH];
 static bw_beat_t g_beat;
 
-static void print_i64(int64_t v)
-{
-    char buf[21];
-    size_t i = sizeof buf;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        buf[--i] = (char)('0' + (int)(u % 10u));
-        u /= 10u;
-    } while (u != 0u);
-    if (v < 0) {
-        buf[--i] = '-';
-    }
-    port_uart_write(&buf[i], sizeof buf - i);
-}
-
 /* "<what>[<index>]: got <got>, golden <want>\n" */
 static void print_tail(const char *what, int64_t index, int64_t got, int64_t want)
 {
     hbtest_print(what);
     if (index >= 0) {
         hbtest_print("[");
-        print_i64(index);
+        hbtest_print_i64(index);
         hbtest_print("]");
     }
     hbtest_print(": got ");
-    print_i64(got);
+    hbtest_print_i64(got);
     hbtest_print(", golden ");
-    print_i64(want);
+    hbtest_print_i64(want);
     hbtest_print("\n");
 }
 
@@ -70,9 +55,9 @@ static void report_beat(const golden_case_t *gc, uint32_t k, int64_t r, const ch
     hbtest_print("  golden ");
     hbtest_print(gc->name);
     hbtest_print(": beat ");
-    print_i64((int64_t)k);
+    hbtest_print_i64((int64_t)k);
     hbtest_print(" (r=");
-    print_i64(r);
+    hbtest_print_i64(r);
     hbtest_print(") ");
     print_tail(what, index, got, want);
 }
@@ -137,8 +122,8 @@ static bool run_pipeline(hbtest_t *t, const golden_case_t *gc, uint32_t drain_ev
     uint32_t got = 0;
     bool ok = true;
     ecg_dsp_init(&g_dsp);
-    HBTEST_CHECK(t, beat_window_init(&g_bw, BW_INPUT_SCALE, BW_INPUT_ZERO_POINT, BW_INPUT_SCALE,
-                                     BW_INPUT_ZERO_POINT) == BW_OK);
+    HBTEST_CHECK(t, beat_window_init(&g_bw, BW_INPUT_SCALE, BW_INPUT_ZERO_POINT, BW_INPUT_SCALE, BW_INPUT_ZERO_POINT) ==
+                        BW_OK);
     for (uint32_t i = 0; i <= gc->n_samples; i++) {
         size_t k;
         if (i < gc->n_samples) {
@@ -232,17 +217,17 @@ int main(void)
         beats += GOLDEN_CASES[c].n_beats;
     }
     hbtest_print("dsp golden: cases=");
-    print_i64((int64_t)GOLDEN_N_CASES);
+    hbtest_print_i64((int64_t)GOLDEN_N_CASES);
     hbtest_print("/");
-    print_i64((int64_t)GOLDEN_N_CASES_ALL);
+    hbtest_print_i64((int64_t)GOLDEN_N_CASES_ALL);
     hbtest_print(" samples=");
-    print_i64((int64_t)samples);
+    hbtest_print_i64((int64_t)samples);
     hbtest_print(" r_peaks=");
-    print_i64((int64_t)peaks);
+    hbtest_print_i64((int64_t)peaks);
     hbtest_print(" beats=");
-    print_i64((int64_t)beats);
+    hbtest_print_i64((int64_t)beats);
     hbtest_print(" matched_beats=");
-    print_i64((int64_t)g_checked_beats);
+    hbtest_print_i64((int64_t)g_checked_beats);
     hbtest_print("\n");
     port_exit(hbtest_end(&t));
 }

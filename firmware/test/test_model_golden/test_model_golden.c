@@ -49,21 +49,9 @@ static void test_every_golden_score_equals_tflm(hbtest_t *t)
         }
     }
     if (first >= 0) {
-        char msg[64] = "scores differ from TFLM's first at golden beat ";
-        size_t n = strlen(msg);
-        char digits[12];
-        size_t k = 0;
-        unsigned v = (unsigned)first;
-        do {
-            digits[k++] = (char)('0' + v % 10u);
-            v /= 10u;
-        } while (v != 0u && k < sizeof digits);
-        while (k > 0u && n + 2u < sizeof msg) {
-            msg[n++] = digits[--k];
-        }
-        msg[n++] = '\n';
-        msg[n] = '\0';
-        hbtest_print(msg);
+        hbtest_print("scores differ from TFLM's first at golden beat ");
+        hbtest_print_u32((uint32_t)first);
+        hbtest_print("\n");
     }
     HBTEST_CHECK(t, first == -1);
     HBTEST_CHECK(t, mismatched == 0);

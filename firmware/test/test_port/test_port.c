@@ -85,12 +85,9 @@ int main(void)
     hbtest_t t;
     port_init();
     hbtest_begin(&t);
-    hbtest_run(&t, "uart_receives_the_line_the_host_sent",
-               test_uart_receives_the_line_the_host_sent);
-    hbtest_run(&t, "uart_read_times_out_when_the_line_is_quiet",
-               test_uart_read_times_out_when_the_line_is_quiet);
-    hbtest_run(&t, "uart_read_of_zero_bytes_returns_at_once",
-               test_uart_read_of_zero_bytes_returns_at_once);
+    hbtest_run(&t, "uart_receives_the_line_the_host_sent", test_uart_receives_the_line_the_host_sent);
+    hbtest_run(&t, "uart_read_times_out_when_the_line_is_quiet", test_uart_read_times_out_when_the_line_is_quiet);
+    hbtest_run(&t, "uart_read_of_zero_bytes_returns_at_once", test_uart_read_of_zero_bytes_returns_at_once);
     hbtest_run(&t, "uart_write_reports_every_byte", test_uart_write_reports_every_byte);
     hbtest_run(&t, "tick_advances_and_never_goes_back", test_tick_advances_and_never_goes_back);
     port_exit(hbtest_end(&t));

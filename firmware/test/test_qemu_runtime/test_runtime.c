@@ -47,7 +47,7 @@ static void test_vector_table_is_at_zero_with_our_stack_and_reset(hbtest_t *t)
     HBTEST_CHECK(t, SCB_VTOR == 0u);
     HBTEST_CHECK(t, vectors[0] == (uint32_t)(uintptr_t)__stack_top__);
     HBTEST_CHECK(t, vectors[1] == ((uint32_t)(uintptr_t)Reset_Handler | 1u)); /* Thumb */
-    HBTEST_CHECK(t, (uint32_t)(uintptr_t)__stack_top__ == 0x20400000u);    /* end of SSRAM2/3 */
+    HBTEST_CHECK(t, (uint32_t)(uintptr_t)__stack_top__ == 0x20400000u);       /* end of SSRAM2/3 */
 }
 
 static void test_fpu_is_enabled_and_used(hbtest_t *t)
@@ -80,7 +80,6 @@ int main(void)
     hbtest_run(&t, "vector_table_is_at_zero_with_our_stack_and_reset",
                test_vector_table_is_at_zero_with_our_stack_and_reset);
     hbtest_run(&t, "fpu_is_enabled_and_used", test_fpu_is_enabled_and_used);
-    hbtest_run(&t, "heap_comes_from_ram_between_bss_and_stack",
-               test_heap_comes_from_ram_between_bss_and_stack);
+    hbtest_run(&t, "heap_comes_from_ram_between_bss_and_stack", test_heap_comes_from_ram_between_bss_and_stack);
     port_exit(hbtest_end(&t));
 }

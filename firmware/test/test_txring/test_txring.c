@@ -94,8 +94,8 @@ static void test_release_frees_acknowledged_entries(hbtest_t *t)
     HBTEST_CHECK(t, txring_release(&g_r, 0) == 0u);
     HBTEST_CHECK(t, txring_release(&g_r, 3) == 2u); /* 1 and 2 */
     HBTEST_CHECK(t, txring_count(&g_r) == 1u && txring_oldest_seq(&g_r) == 4u);
-    HBTEST_CHECK(t, txring_release(&g_r, 3) == 0u);     /* again: nothing more */
-    HBTEST_CHECK(t, txring_release(&g_r, 1000) == 1u);  /* beyond the last seq: everything */
+    HBTEST_CHECK(t, txring_release(&g_r, 3) == 0u);    /* again: nothing more */
+    HBTEST_CHECK(t, txring_release(&g_r, 1000) == 1u); /* beyond the last seq: everything */
     HBTEST_CHECK(t, txring_count(&g_r) == 0u && txring_oldest_seq(&g_r) == 0u);
     HBTEST_CHECK(t, txring_newest_seq(&g_r) == 4u);
     /* acknowledged in time: a full cycle of pushes loses nothing */

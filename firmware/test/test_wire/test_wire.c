@@ -18,17 +18,6 @@ static wire_decoder_t g_dec;
 static wire_event_t g_ev;
 static uint8_t g_out[WIRE_MAX_ENCODED + 16];
 
-static void print_u32(uint32_t v)
-{
-    char buf[11];
-    size_t i = sizeof buf;
-    do {
-        buf[--i] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    port_uart_write(&buf[i], sizeof buf - i);
-}
-
 /* Names the vector a check failed on (the harness reports only file:line and the expression). */
 static bool vcheck(hbtest_t *t, bool ok, const char *vector, const char *what, const char *file, int line)
 {
@@ -107,13 +96,12 @@ static bool msg_equal(const wire_msg_t *a, const wire_msg_t *b)
 
 static const uint8_t *msg_type_code_of(const char *name, bool *found)
 {
-    static const uint8_t codes[] = {WIRE_T_HELLO,   WIRE_T_BEAT,          WIRE_T_ALERT,    WIRE_T_STATUS,
-                                    WIRE_T_ACK,     WIRE_T_ERROR,         WIRE_T_GAP,      WIRE_T_SAMPLES,
-                                    WIRE_T_CONFIG,  WIRE_T_HOST_ACK,      WIRE_T_RESEND,   WIRE_T_GET_STATUS,
+    static const uint8_t codes[] = {WIRE_T_HELLO,        WIRE_T_BEAT,     WIRE_T_ALERT,  WIRE_T_STATUS,
+                                    WIRE_T_ACK,          WIRE_T_ERROR,    WIRE_T_GAP,    WIRE_T_SAMPLES,
+                                    WIRE_T_CONFIG,       WIRE_T_HOST_ACK, WIRE_T_RESEND, WIRE_T_GET_STATUS,
                                     WIRE_T_HELLO_REQUEST};
-    static const char *const names[] = {"HELLO", "BEAT",     "ALERT",  "STATUS",     "ACK",
-                                        "ERROR", "GAP",      "SAMPLES", "CONFIG",    "HOST_ACK",
-                                        "RESEND", "GET_STATUS", "HELLO_REQUEST"};
+    static const char *const names[] = {"HELLO",   "BEAT",   "ALERT",    "STATUS", "ACK",        "ERROR",        "GAP",
+                                        "SAMPLES", "CONFIG", "HOST_ACK", "RESEND", "GET_STATUS", "HELLO_REQUEST"};
     for (size_t i = 0; i < sizeof codes; i++) {
         if (strcmp(names[i], name) == 0) {
             *found = true;
@@ -148,8 +136,8 @@ static void test_crc16_vectors(hbtest_t *t)
     }
     /* by hand: the check value of CRC-16/CCITT-FALSE, and continuing a CRC over a split input */
     HBTEST_CHECK(t, wire_crc16(0xFFFFu, (const uint8_t *)"123456789", 9) == 0x29B1u);
-    HBTEST_CHECK(t, wire_crc16(wire_crc16(0xFFFFu, (const uint8_t *)"1234", 4), (const uint8_t *)"56789", 5) ==
-                        0x29B1u);
+    HBTEST_CHECK(t,
+                 wire_crc16(wire_crc16(0xFFFFu, (const uint8_t *)"1234", 4), (const uint8_t *)"56789", 5) == 0x29B1u);
 }
 
 static void test_cobs_vectors_encode(hbtest_t *t)
@@ -266,8 +254,7 @@ static void check_stream(hbtest_t *t, const wv_stream_t *v, size_t step)
             VCHECK(t, v->name, g_ev.raw_len == want->raw_len);
             VCHECK(t, v->name, g_ev.has_header == want->has_header);
             if (want->has_header) {
-                VCHECK(t, v->name, g_ev.version == want->version && g_ev.type == want->type &&
-                                       g_ev.seq == want->seq);
+                VCHECK(t, v->name, g_ev.version == want->version && g_ev.type == want->type && g_ev.seq == want->seq);
             }
             if (want->kind == WIRE_EVENT_FRAME) {
                 VCHECK(t, v->name, msg_equal(&g_ev.msg, want->msg));
@@ -355,7 +342,7 @@ static void test_encode_refuses_invalid_messages(hbtest_t *t)
     m.type = WIRE_T_ERROR;
     memset(m.u.error.text, 'a', WIRE_STR_MAX);
     HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK); /* 64 characters: fine */
-    memset(m.u.error.text, 'a', sizeof m.u.error.text);                     /* no terminator: refused */
+    memset(m.u.error.text, 'a', sizeof m.u.error.text);                      /* no terminator: refused */
     HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
     strcpy(m.u.error.text, "tab\there");
     HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
@@ -411,9 +398,9 @@ int main(void)
     port_init();
     hbtest_begin(&t);
     hbtest_print("wire vectors: ");
-    print_u32(WV_N_MESSAGES);
+    hbtest_print_u32(WV_N_MESSAGES);
     hbtest_print(" messages, ");
-    print_u32(WV_N_STREAMS);
+    hbtest_print_u32(WV_N_STREAMS);
     hbtest_print(" streams\n");
     hbtest_run(&t, "constants_match_the_table", test_constants_match_the_table);
     hbtest_run(&t, "crc16_vectors", test_crc16_vectors);

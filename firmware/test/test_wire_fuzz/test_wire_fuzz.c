@@ -57,20 +57,9 @@ static uint32_t below(uint32_t n) /* 0 .. n-1 */
     return n == 0u ? 0u : rnd() % n;
 }
 
-static void print_u32(uint32_t v)
-{
-    char buf[11];
-    size_t i = sizeof buf;
-    do {
-        buf[--i] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    port_uart_write(&buf[i], sizeof buf - i);
-}
-
 /* ----------------------------------------------------------------------------------------------------------- */
-static const uint8_t TYPES[] = {WIRE_T_HELLO,  WIRE_T_BEAT,     WIRE_T_ALERT,  WIRE_T_STATUS,     WIRE_T_ACK,
-                                WIRE_T_ERROR,  WIRE_T_GAP,      WIRE_T_SAMPLES, WIRE_T_CONFIG,    WIRE_T_HOST_ACK,
+static const uint8_t TYPES[] = {WIRE_T_HELLO,  WIRE_T_BEAT,       WIRE_T_ALERT,        WIRE_T_STATUS, WIRE_T_ACK,
+                                WIRE_T_ERROR,  WIRE_T_GAP,        WIRE_T_SAMPLES,      WIRE_T_CONFIG, WIRE_T_HOST_ACK,
                                 WIRE_T_RESEND, WIRE_T_GET_STATUS, WIRE_T_HELLO_REQUEST};
 
 static void random_str(char *dst)
@@ -193,12 +182,12 @@ static size_t random_frame(wire_msg_t *m, uint32_t *seq)
 
 /* ----------------------------------------------------------------------------------------------------------- */
 typedef struct {
-    uint64_t fed;          /* bytes fed */
-    uint64_t zeros;        /* of which delimiters */
-    uint64_t open;         /* bytes since the last delimiter, counted here */
-    uint64_t segments;     /* non-empty delimited segments, counted here */
-    uint64_t events;       /* events the decoder reported */
-    uint64_t event_bytes;  /* sum of their raw_len */
+    uint64_t fed;         /* bytes fed */
+    uint64_t zeros;       /* of which delimiters */
+    uint64_t open;        /* bytes since the last delimiter, counted here */
+    uint64_t segments;    /* non-empty delimited segments, counted here */
+    uint64_t events;      /* events the decoder reported */
+    uint64_t event_bytes; /* sum of their raw_len */
     uint64_t frames, rejects;
     uint64_t by_reason[8];
     uint32_t bad_reencode; /* intact frames whose re-encoding differs from their bytes */
@@ -219,8 +208,8 @@ static void on_event(tally_t *s, const wire_event_t *ev)
         size_t n = 0;
         s->frames++;
         if (ev->reason != WIRE_REASON_NONE || !ev->has_header ||
-            wire_frame_bytes(&ev->msg, ev->seq, g_reencoded, sizeof g_reencoded, &n) != WIRE_OK ||
-            n != ev->frame_len || ev->frame == NULL || memcmp(g_reencoded, ev->frame, n) != 0) {
+            wire_frame_bytes(&ev->msg, ev->seq, g_reencoded, sizeof g_reencoded, &n) != WIRE_OK || n != ev->frame_len ||
+            ev->frame == NULL || memcmp(g_reencoded, ev->frame, n) != 0) {
             s->bad_reencode++;
         }
         s->last_msg = ev->msg;
@@ -233,8 +222,8 @@ static void on_event(tally_t *s, const wire_event_t *ev)
         return;
     }
     s->by_reason[ev->reason]++;
-    bool header_expected = ev->reason == WIRE_REASON_VERSION || ev->reason == WIRE_REASON_TYPE ||
-                           ev->reason == WIRE_REASON_PAYLOAD;
+    bool header_expected =
+        ev->reason == WIRE_REASON_VERSION || ev->reason == WIRE_REASON_TYPE || ev->reason == WIRE_REASON_PAYLOAD;
     if (ev->has_header != header_expected) {
         s->bad_reject++;
     }
@@ -504,17 +493,17 @@ int main(void)
     hbtest_run(&t, "every_byte_is_accounted_for", test_every_byte_is_accounted_for);
     const wire_counters_t *c = &g_dec.counters;
     hbtest_print("wire fuzz: inputs=");
-    print_u32(g_inputs_run);
+    hbtest_print_u32(g_inputs_run);
     hbtest_print(" bytes=");
-    print_u32(c->bytes);
+    hbtest_print_u32(c->bytes);
     hbtest_print(" frames=");
-    print_u32(c->frames);
+    hbtest_print_u32(c->frames);
     hbtest_print(" corrupt=");
-    print_u32(c->corrupt);
+    hbtest_print_u32(c->corrupt);
     hbtest_print(" oversize=");
-    print_u32(c->oversize);
+    hbtest_print_u32(c->oversize);
     hbtest_print(" unknown=");
-    print_u32(c->unknown);
+    hbtest_print_u32(c->unknown);
     hbtest_print(" seed=0x5EED1234ABCDEF01\n");
     port_exit(hbtest_end(&t));
 }

@@ -286,7 +286,9 @@ int main(int argc, char **argv)
         return cmd_mutate(argv[2], strtoul(argv[3], NULL, 10), (uint32_t)strtoul(argv[4], NULL, 10),
                           argc == 6 ? argv[5] : NULL);
     }
-    fprintf(stderr, "usage: %s info MODEL [ARENA] | run MODEL ARENA IN OUT | prefixes MODEL STEP | "
-                    "mutate MODEL COUNT SEED [MASK]\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s info MODEL [ARENA] | run MODEL ARENA IN OUT | prefixes MODEL STEP | "
+            "mutate MODEL COUNT SEED [MASK]\n",
+            argv[0]);
     return 2;
 }

@@ -1,7 +1,7 @@
 /*
  * startup_cm4f.c - reset and C runtime start for the Cortex-M4F boards.
  *
- * Reset_Handler (entry 1 of the vector table, see vectors_<board>.c):
+ * Reset_Handler (entry 1 of the vector table, see vectors_cm4f.c):
  *   1. grants full access to the FPU (CP10/CP11): code is built with
  *      -mfloat-abi=hard, so no floating-point instruction may run before this;
  *   2. copies .data from its load image in flash to RAM and zeroes .bss;
@@ -11,7 +11,7 @@
  *
  * Also here: _sbrk() for newlib-nano's malloc (heap between the end of .bss
  * and the bottom of the stack) and a weak _exit(), which a port overrides.
- * The exception handlers and their Default_Handler are in vectors_<board>.c.
+ * The exception handlers and their Default_Handler are in vectors_cm4f.c.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -40,8 +40,7 @@ void *_sbrk(ptrdiff_t increment);
 
 /* Word loops written out by hand; `optimize` keeps GCC from turning them
  * into memcpy/memset calls before the C library may be used. */
-__attribute__((optimize("no-tree-loop-distribute-patterns")))
-void Reset_Handler(void)
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void Reset_Handler(void)
 {
     SCB_CPACR |= (0xFu << 20); /* CP10 and CP11: full access */
     __asm__ volatile("dsb\n\tisb" ::: "memory");
