@@ -22,25 +22,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "firmware" / "scripts"))
+from edge_bridge import wire
+from heartbeat_core.domain import FS
+from heartbeat_core.settings import get_settings
+from heartbeat_system.device_harness import QemuDevice
+from heartbeat_system.elf import elf_sizes, elf_symbol_sizes, elf_symbols
+from heartbeat_system.firmware_build import build_image
 
-import numpy as np  # noqa: E402
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow is imported later, by the twin
 
-import qemu_device  # noqa: E402
-from edge_bridge import wire  # noqa: E402
-from qemu_device import QemuDevice  # noqa: E402
-from toolchain.settings import get_settings  # noqa: E402
-
-FS = 360
 KB = 1024
 BUDGET_FLASH = 192 * KB
 BUDGET_RAM = 64 * KB
@@ -51,15 +47,9 @@ ACK_EVERY_FRAMES = 8
 
 
 def image_sizes(elf: Path) -> dict:
-    sizes = qemu_device.elf_sizes(elf)
-    nm = qemu_device.elf_symbols(elf, ("s_arena", "s_app", "__stack_limit__", "__stack_top__"))
-    sym_sizes = {}
-    out = qemu_device.subprocess.run(["arm-none-eabi-nm", "-S", str(elf)], capture_output=True, text=True,
-                                     check=True).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 4 and parts[3] in ("s_arena", "s_app"):
-            sym_sizes[parts[3]] = int(parts[1], 16)
+    sizes = elf_sizes(elf)
+    nm = elf_symbols(elf, ("s_arena", "s_app", "__stack_limit__", "__stack_top__"))
+    sym_sizes = elf_symbol_sizes(elf, ("s_arena", "s_app"))
     return {
         "flash": sizes["text"] + sizes["data"],
         "static_ram": sizes["data"] + sizes["bss"],
@@ -115,8 +105,8 @@ def main() -> int:
     from toolchain.mitdb import DEFAULT_LEAD, load_record
 
     with tempfile.TemporaryDirectory(prefix="pio-budget-") as ws:
-        qemu_elf = qemu_device.build_image(Path(ws), "qemu")
-        nrf_elf = qemu_device.build_image(Path(ws), "nrf52840")
+        qemu_elf = build_image(Path(ws), "qemu")
+        nrf_elf = build_image(Path(ws), "nrf52840")
         qemu_size = image_sizes(qemu_elf)
         nrf_size = image_sizes(nrf_elf)
 
@@ -134,7 +124,7 @@ def main() -> int:
 
     flatbuffer = (settings.models_dir / "current" / "model_int8.tflite").read_bytes()
     tb, ts = classify_stream(flatbuffer, np.asarray(x, dtype=np.int64))
-    twin = [(int(r), tuple(int(v) for v in s)) for r, s in zip(tb.r, ts) if r >= 0]
+    twin = [(int(r), tuple(int(v) for v in s)) for r, s in zip(tb.r, ts, strict=True) if r >= 0]
     got = [(b.r_sample, tuple(b.scores)) for b in beats]
     instr = np.array([b.cost * INSTRUCTIONS_PER_TICK for b in beats], dtype=np.int64)
 

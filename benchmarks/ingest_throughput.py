@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Header
 
+from heartbeat_system.ports import free_port
 from server.schemas.ingest import IDEMPOTENCY_KEY_PATTERN, IngestCounts, IngestRequest, IngestResponse, validate_items
 from server.services.ingest import request_sha256
 
@@ -60,12 +60,6 @@ def bare_ingest(body: IngestRequest,
 # ---------------------------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_uvicorn(target: str, port: int, env: dict[str, str], app_dir: Path | None = None,
                   factory: bool = False) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port),
@@ -183,12 +177,12 @@ def main() -> int:
 
     from sqlalchemy import func, select
 
+    from heartbeat_core.settings import get_settings as toolchain_settings
     from server.core.db import make_engine, make_sessionmaker, upgrade
     from server.core.settings import Settings
     from server.models.telemetry import Beat
     from server.schemas.device import DeviceCreate
     from server.services.devices import issue_token, register_device
-    from toolchain.settings import get_settings as toolchain_settings
 
     with tempfile.TemporaryDirectory(prefix="heartbeat-ingest-bench-") as tmp:
         state = Path(tmp) / "state"

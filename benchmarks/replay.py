@@ -18,16 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from edge_bridge.link import DeviceLink
+from edge_bridge.queue import DurableQueue
+from edge_bridge.replay import BeatCollector, read_recording, stream_recording
+from heartbeat_core.settings import get_settings
+from heartbeat_system.emulator import Emulator
+from heartbeat_system.firmware_build import build_image
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow is imported later, by the twin
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from edge_bridge import emulator  # noqa: E402
-from edge_bridge.link import DeviceLink  # noqa: E402
-from edge_bridge.queue import DurableQueue  # noqa: E402
-from edge_bridge.replay import BeatCollector, read_recording, stream_recording  # noqa: E402
-from toolchain.settings import get_settings  # noqa: E402
 
 GOAL_S = 5 * 60
 
@@ -42,9 +41,9 @@ def main() -> int:
     minutes = len(rec.codes) / 360 / 60
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
         t0 = time.monotonic()
-        elf = emulator.build_image(Path(tmp) / "ws")
+        elf = build_image(Path(tmp) / "ws")
         build_s = time.monotonic() - t0
-        with emulator.Emulator(elf) as emu, DurableQueue(Path(tmp) / "queue.db") as q:
+        with Emulator(elf) as emu, DurableQueue(Path(tmp) / "queue.db") as q:
             emu.wait_listening()
             collector = BeatCollector(rec)
             link = DeviceLink(emu.url, q, on_message=collector).start()
@@ -56,7 +55,7 @@ def main() -> int:
                 link.stop()
 
     from toolchain.device_eval import classify_stream
-    from toolchain.metrics import ec57_summary, match_beats
+    from toolchain.ec57 import ec57_summary, match_beats
 
     flatbuffer = (REPO / "models" / "current" / "model_int8.tflite").read_bytes()
     beats, scores = classify_stream(flatbuffer, rec.codes)
@@ -64,7 +63,7 @@ def main() -> int:
     pipeline = ec57_summary(match_beats(rec.ref_samples, rec.ref_labels, beats.r[keep],
                                         scores[keep].argmax(axis=1), fs=rec.fs))
     same_beats = [(b["sample"], b["scores"]) for b in result.beats] == \
-        [(int(r), [int(v) for v in sc]) for r, sc in zip(beats.r[keep], scores[keep])]
+        [(int(r), [int(v) for v in sc]) for r, sc in zip(beats.r[keep], scores[keep], strict=True)]
     replay = result.ec57()
     same_ec57 = replay == pipeline
     report = {

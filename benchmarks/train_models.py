@@ -15,10 +15,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from toolchain import ui  # noqa: E402
-from toolchain.job import run_training_job  # noqa: E402
-from toolchain.settings import get_settings  # noqa: E402
-from toolchain.train import TrainParams  # noqa: E402
+from heartbeat_core import ui
+from heartbeat_core.settings import get_settings
+from toolchain.job import run_training_job
+from toolchain.model_files import CARD_NAME
+from toolchain.train import TrainParams
 
 # (protocol, construction, model overrides). The shipped model's regularisation (shape-branch dropout and L2) is
 # for generalising to unseen patients; the intra-patient comparison runs trains without it.
@@ -44,7 +45,7 @@ def main() -> None:
         t0 = time.time()
         res = run_training_job(protocol, kind, TrainParams(epochs=args.epochs), settings=settings,
                                model_overrides=overrides)
-        card = json.loads((res.version_dir / "card.json").read_text())  # the exported card (with sizes, sha256)
+        card = json.loads((res.version_dir / CARD_NAME).read_text())  # the exported card (with sizes, sha256)
         m = card["metrics"]
         out[name] = {
             "version": res.version, "protocol": protocol, "kind": kind, "seconds": round(time.time() - t0, 1),

@@ -1,19 +1,18 @@
-"""`heartbeat bridge ...` and `heartbeat replay ...`: the bedside bridge's command line.
+"""`heartbeat bridge ...`: the bedside bridge's command line (what a hospital PC runs).
 
-Registered through the entry-point group `heartbeat.commands` (pyproject.toml): `bridge` is a Typer group,
-`replay` a plain command. Every refusal is a HeartbeatError, printed by the `heartbeat` CLI as one `error:` line.
+Registered through the entry-point group `heartbeat.commands` (pyproject.toml) as a Typer group. `heartbeat
+replay`, which can start the emulated device, is heartbeat_system's (heartbeat_system/cli.py). Every refusal is
+a HeartbeatError, printed by the `heartbeat` CLI as one `error:` line.
 """
 from __future__ import annotations
 
 import json
-import logging
 import signal
-import tempfile
 import threading
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,33 +22,29 @@ from rich.table import Table
 from edge_bridge.link import DeviceLink
 from edge_bridge.queue import DurableQueue
 from edge_bridge.settings import BridgeConfigError, BridgeSettings, load_settings
-from toolchain.errors import HeartbeatError
+from heartbeat_core import ui
+from heartbeat_core.errors import HeartbeatError
+
+if TYPE_CHECKING:
+    from edge_bridge.uploader import Uploader
 
 app = typer.Typer(name="bridge", help="The edge bridge: device -> durable queue -> server, bedside feedback.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 console = Console()
 
-ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="TOML settings file (see docs/bridge.md)")]
-QueueOpt = Annotated[Optional[Path], typer.Option("--queue", help="queue file (default <state>/bridge/queue.db)")]
-
-
-def _open_queue(s: BridgeSettings) -> DurableQueue:
-    return DurableQueue(s.queue_path, s.disk_budget_bytes, s.disk_warn_fraction)
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file (see docs/bridge.md)")]
+QueueOpt = Annotated[Path | None, typer.Option("--queue", help="queue file (default <state>/bridge/queue.db)")]
 
 
 def _existing_queue(s: BridgeSettings) -> DurableQueue:
     """The queue for a command run beside a running bridge: it must not reset the uploader's batch in flight."""
-    if not Path(s.queue_path).exists():
-        raise HeartbeatError("no queue yet", str(s.queue_path), "run `heartbeat bridge run` first")
-    return DurableQueue(s.queue_path, s.disk_budget_bytes, s.disk_warn_fraction, recover=False)
-
-
-def _logging() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not s.queue_file.exists():
+        raise HeartbeatError("no queue yet", str(s.queue_file), "run `heartbeat bridge run` first")
+    return DurableQueue.for_settings(s, recover=False)
 
 
 # ------------------------------------------------------------------------------------------------------ run
-def _counters_table(link: DeviceLink, uploader, queue: DurableQueue) -> Table:
+def _counters_table(link: DeviceLink, uploader: Uploader | None, queue: DurableQueue) -> Table:
     t = Table(title="heartbeat bridge (Ctrl-C stops)", show_header=False)
     t.add_column("what")
     t.add_column("value")
@@ -74,28 +69,28 @@ def _counters_table(link: DeviceLink, uploader, queue: DurableQueue) -> Table:
 
 
 @app.command()
-def run(device: Annotated[Optional[str], typer.Option(help="device URL: /dev/ttyACM0, socket://host:port")] = None,
-        server: Annotated[Optional[str], typer.Option(help="server base URL, e.g. http://127.0.0.1:8000")] = None,
-        token: Annotated[Optional[str], typer.Option(help="device token (better: HEARTBEAT_BRIDGE_DEVICE_TOKEN)")]
+def run(device: Annotated[str | None, typer.Option(help="device URL: /dev/ttyACM0, socket://host:port")] = None,
+        server: Annotated[str | None, typer.Option(help="server base URL, e.g. http://127.0.0.1:8000")] = None,
+        token: Annotated[str | None, typer.Option(help="device token (better: HEARTBEAT_BRIDGE_DEVICE_TOKEN)")]
         = None,
         config: ConfigOpt = None, queue: QueueOpt = None,
-        seconds: Annotated[Optional[float], typer.Option(help="stop after this long (default: until Ctrl-C)")]
+        seconds: Annotated[float | None, typer.Option(help="stop after this long (default: until Ctrl-C)")]
         = None,
         live: Annotated[bool, typer.Option(help="live counters (Rich)")] = True) -> None:
     """Stream device -> durable queue -> server until Ctrl-C (or SIGTERM)."""
     from edge_bridge.uploader import Uploader
 
-    _logging()
+    ui.configure_logging()
     s = load_settings(config, device_url=device, server_url=server, device_token=token, queue_path=queue)
     if not s.device_url:
         raise BridgeConfigError("no device URL", "--device or HEARTBEAT_BRIDGE_DEVICE_URL")
     tok = s.token() if s.server_url else None
-    q = _open_queue(s)
-    uploader = None
+    q = DurableQueue.for_settings(s)
+    uploader: Uploader | None = None
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        if s.server_url:
+        if s.server_url and tok is not None:
             uploader = Uploader(q, s.server_url, tok, batch_size=s.batch_size, backoff_initial_s=s.backoff_initial_s,
                                 backoff_max_s=s.backoff_max_s, timeout_s=s.http_timeout_s)
         link = DeviceLink(s.device_url, q, ack_every=s.ack_every, ack_interval_s=s.ack_interval_s,
@@ -191,9 +186,9 @@ def alerts(config: ConfigOpt = None, queue: QueueOpt = None,
 @app.command()
 def feedback(alert: Annotated[str, typer.Argument(help="the alert's local id (see `alerts`) or BOOT:SEQ")],
              action: Annotated[str, typer.Argument(help="confirm or reject")],
-             label: Annotated[Optional[str], typer.Option(help="with reject: the right class (N, S, V, F, Q)")]
+             label: Annotated[str | None, typer.Option(help="with reject: the right class (N, S, V, F, Q)")]
              = None,
-             clinician: Annotated[Optional[str], typer.Option(help="who decides (default "
+             clinician: Annotated[str | None, typer.Option(help="who decides (default "
                                                                    "HEARTBEAT_BRIDGE_CLINICIAN)")] = None,
              config: ConfigOpt = None, queue: QueueOpt = None) -> None:
     """Clinician feedback on an alert, queued like any device message and uploaded to the server."""
@@ -210,106 +205,3 @@ def feedback(alert: Annotated[str, typer.Argument(help="the alert's local id (se
         item = q.add_feedback(alert, "relabel" if label else action, label, s.clinician)
     console.print(f"queued {item['action']}{' ' + item['label'] if 'label' in item else ''} for alert "
                   f"{item['alert']['boot_id']}:{item['alert']['seq']} ({item['feedback_id']})")
-
-
-# ------------------------------------------------------------------------------------------------------ replay
-def replay(record: Annotated[str, typer.Argument(help="WFDB record: a path without extension, or a name in "
-                                                      "HEARTBEAT_DATA_DIR")],
-           out: Annotated[Path, typer.Option("--out", help="BEATS.jsonl: one JSON line per device beat")],
-           emulator: Annotated[bool, typer.Option("--emulator", help="build (if needed) and start the emulated "
-                                                                     "device, stop it afterwards")] = False,
-           device: Annotated[Optional[str], typer.Option(help="device URL instead of --emulator")] = None,
-           lead: Annotated[Optional[str], typer.Option(help="lead name or index (default: the first)")] = None,
-           seconds: Annotated[Optional[float], typer.Option(help="only the first N seconds")] = None,
-           server: Annotated[Optional[str], typer.Option(help="also queue and upload to this server")] = None,
-           token: Annotated[Optional[str], typer.Option(help="device token for --server")] = None,
-           resume: Annotated[bool, typer.Option("--resume", help="the device was started for this record and an "
-                                                "earlier replay was interrupted: continue where the device is "
-                                                "(the bridge's queue holds the earlier beats)")] = False,
-           config: ConfigOpt = None) -> None:
-    """Stream a WFDB record through the device; write its beats as JSON lines; EC57 summary if annotated."""
-    from edge_bridge.replay import BeatCollector, ReplayError, read_recording, stream_recording, write_jsonl
-    from toolchain.settings import get_settings
-
-    _logging()
-    if emulator == bool(device):
-        raise HeartbeatError("give exactly one of --emulator and --device URL")
-    if resume and emulator:
-        raise HeartbeatError("--resume continues on a running device", hint="use it with --device URL")
-    s = load_settings(config, server_url=server, device_token=token)
-    rec = read_recording(record, get_settings().data_dir, lead, seconds)
-    console.print(f"{rec.name}: lead {rec.lead}, {rec.source_len} samples at {rec.fs:g} Hz "
-                  f"({rec.source_len / rec.fs:.0f} s)" + (f", resampled {rec.up}/{rec.down} to 360 Hz"
-                                                          if (rec.up, rec.down) != (1, 1) else ""))
-    with ExitStack() as stack:
-        if server or resume:  # the bridge's own queue: uploads, and what an interrupted run already received
-            q = stack.enter_context(_open_queue(s))
-        else:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="heartbeat-replay-")))
-            q = stack.enter_context(DurableQueue(tmp / "queue.db", s.disk_budget_bytes, s.disk_warn_fraction))
-        url = device
-        if emulator:
-            from edge_bridge.emulator import Emulator, build_image
-
-            workspace = s.state_dir / "bridge" / "emulator-build"
-            console.print(f"building the emulated device's image in {workspace} (incremental)")
-            elf = build_image(workspace)
-            emu = stack.enter_context(Emulator(elf, log_path=workspace / "qemu.log"))
-            emu.wait_listening()
-            url = emu.url
-        collector = BeatCollector(rec)
-        uploader = None
-        if server:
-            from edge_bridge.uploader import Uploader
-
-            uploader = Uploader(q, s.server_url, s.token(), batch_size=s.batch_size,
-                                backoff_initial_s=s.backoff_initial_s, backoff_max_s=s.backoff_max_s,
-                                timeout_s=s.http_timeout_s).start()
-            stack.callback(uploader.stop)
-        link = DeviceLink(url, q, ack_every=s.ack_every, ack_interval_s=s.ack_interval_s,
-                          backoff_initial_s=s.backoff_initial_s, backoff_max_s=s.backoff_max_s, on_message=collector,
-                          enrich=collector.enrich)
-        link.start()
-        stack.callback(link.stop)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-        with Progress("[bold]streaming", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console, transient=True) as bar:
-            task = bar.add_task("samples", total=len(rec.codes))
-            result = stream_recording(link, collector, window_samples=s.replay_window_frames * 240, resume=resume,
-                                      progress=lambda done, n: bar.update(task, completed=done))
-        write_jsonl(out, result.beats)
-        console.print(f"{len(result.beats)} beats from {result.hello.device_id} (model {result.hello.model_version}, "
-                      f"boot {result.hello.boot_id}) -> {out}; {result.wall_s:.1f} s")
-        if uploader is not None:
-            deadline = time.monotonic() + 60
-            while q.counts()["ready"] + q.counts()["in_flight"] and uploader.fatal is None \
-                    and time.monotonic() < deadline:
-                time.sleep(0.2)
-            if uploader.fatal is not None:
-                raise uploader.fatal
-            c = q.counts()
-            console.print(f"uploaded: {c['acked']} acked, {c['ready'] + c['in_flight']} still queued")
-    summary = result.ec57()
-    if summary is not None:
-        _print_ec57(rec.name, summary)
-    elif rec.ref_samples is None:
-        console.print("no annotations (.atr): no EC57 summary")
-    if result.status.lost:
-        raise ReplayError(f"the device lost {result.status.lost} beats/alerts from its ring")
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
-
-
-def _print_ec57(name: str, summary: dict) -> None:
-    t = Table(title=f"{name}: AAMI EC57 beat-by-beat (150 ms), Se / +P %")
-    t.add_column("beats", justify="right")
-    t.add_column("QRS", justify="right")
-    for c in ("N", "S", "V", "F", "Q"):
-        t.add_column(c, justify="right")
-    g = summary["gross"]["per_class"]
-    t.add_row(str(summary["n_ref"]), f"{_pct(summary['qrs']['se'])} / {_pct(summary['qrs']['ppv'])}",
-              *[f"{_pct(g[c]['se'])} / {_pct(g[c]['ppv'])}" for c in ("N", "S", "V", "F", "Q")])
-    console.print(t)

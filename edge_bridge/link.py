@@ -29,8 +29,9 @@ import queue as queue_mod
 import random
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, SupportsInt, TypedDict
 
 import serial  # pyserial
 
@@ -44,6 +45,14 @@ HANDSHAKE_RETRY_S = 5.0  # ask HELLO_REQUEST/GET_STATUS again when no answer cam
 
 class LinkDown(ConnectionError):
     """The port is not open (the reader is reconnecting)."""
+
+
+class _Resend(TypedDict):
+    """A RESEND in progress: after which seq, how many STATUS frames before its own, whether a frame was lost."""
+
+    after: int
+    skip: int
+    tainted: bool
 
 
 @dataclass
@@ -61,7 +70,7 @@ class LinkCounters:
     host_acks: int = 0
     boots: int = 0
     last_error: str = ""
-    sent: list = field(default_factory=list)  # (host seq, message) of the last 200 host frames
+    sent: list[tuple[int, wire.Message]] = field(default_factory=list)  # (host seq, message), last 200 sent
 
 
 class DeviceLink:
@@ -70,7 +79,7 @@ class DeviceLink:
     def __init__(self, url: str, queue: DurableQueue, *, ack_every: int = 32, ack_interval_s: float = 1.0,
                  backoff_initial_s: float = 0.5, backoff_max_s: float = 30.0, read_timeout_s: float = 0.05,
                  on_message: Callable[[str, int, int, int, wire.Message], None] | None = None,
-                 enrich: Callable[[wire.Message, dict], None] | None = None):
+                 enrich: Callable[[wire.Message, dict[str, Any]], None] | None = None):
         self.url = url
         self.queue = queue
         self.ack_every = ack_every
@@ -84,8 +93,8 @@ class DeviceLink:
         self._port: serial.SerialBase | None = None
         self._seq_lock = threading.Lock()
         self.port_lock = threading.Lock()  # held by the writer around each write (loop:// writes byte by byte)
-        self._ctl: queue_mod.Queue = queue_mod.Queue()
-        self._data: queue_mod.Queue = queue_mod.Queue(maxsize=4)
+        self._ctl: queue_mod.Queue[tuple[int, bytes]] = queue_mod.Queue()  # (connection, frame)
+        self._data: queue_mod.Queue[tuple[int, bytes]] = queue_mod.Queue(maxsize=4)
         self._writer_thread: threading.Thread | None = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -104,7 +113,7 @@ class DeviceLink:
         self._decoder = wire.Decoder(wire.Accepts.DEVICE_TO_HOST)
         self._pending: list[tuple[int, wire.Message]] = []
         self._statuses_expected = 0
-        self._resend: dict | None = None
+        self._resend: _Resend | None = None
         self._handshake_done = False
         self._handshake_sent_at = 0.0
         self._acked = 0
@@ -115,7 +124,7 @@ class DeviceLink:
         self._last_room_check = 0.0
 
     # -- life cycle -------------------------------------------------------------------------------------
-    def start(self) -> "DeviceLink":
+    def start(self) -> DeviceLink:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="bridge-link-reader", daemon=True)
         self._writer_thread = threading.Thread(target=self._writer, name="bridge-link-writer", daemon=True)
@@ -134,10 +143,10 @@ class DeviceLink:
         """Closes the port as if the cable were pulled; the reader reconnects (tests, tools)."""
         self._close_port()
 
-    def __enter__(self) -> "DeviceLink":
+    def __enter__(self) -> DeviceLink:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     @property
@@ -149,7 +158,7 @@ class DeviceLink:
         if port is not None:
             try:
                 port.close()
-            except Exception:  # noqa: BLE001 - closing a broken port may fail in many ways
+            except Exception:  # closing a broken port may fail in many ways
                 pass
 
     # -- the reader thread ------------------------------------------------------------------------------------
@@ -328,7 +337,7 @@ class DeviceLink:
             for row_id, seq, msg in res.new:
                 try:
                     self.on_message(self.device_id, self.boot_id, row_id, seq, msg)
-                except Exception:  # noqa: BLE001 - a listener's bug must not stop the reader
+                except Exception:  # a listener's bug must not stop the reader
                     log.exception("on_message listener failed")
         self._after_store()
         return 0
@@ -445,7 +454,7 @@ class DeviceLink:
         self.send(wire.GetStatus(), expect_status=True, control=False, conn=conn)
         deadline = time.monotonic() + timeout_s
         with self._cond:
-            while self.status_count <= before:
+            while self.status_count <= before or self.status is None:
                 left = deadline - time.monotonic()
                 if left <= 0 or not self.connected:
                     raise TimeoutError(f"no STATUS from the device on {self.url} within {timeout_s:.0f} s")
@@ -481,7 +490,7 @@ class DeviceLink:
         if self.held_through > self._acked:
             self._send_ack()
 
-    def send_samples(self, first: int, samples, conn: int | None = None) -> int:
+    def send_samples(self, first: int, samples: Iterable[SupportsInt], conn: int | None = None) -> int:
         """Queues one SAMPLES frame behind the others (blocks while the device applies back-pressure); LinkDown
         when connection `conn` is gone. Returns the next sample index."""
         values = tuple(int(v) for v in samples)

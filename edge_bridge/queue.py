@@ -39,13 +39,19 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 from edge_bridge import wire
-from toolchain.errors import HeartbeatError
+from heartbeat_core.domain import AAMI_CLASSES
+from heartbeat_core.errors import HeartbeatError
+
+if TYPE_CHECKING:
+    from edge_bridge.settings import BridgeSettings
 
 log = logging.getLogger("edge_bridge.queue")
 
@@ -109,7 +115,7 @@ class QueueFullError(QueueError):
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -126,8 +132,9 @@ def to_item(msg: wire.Message, boot_id: int, seq: int, received_at: str) -> dict
     fields = msg.to_fields()
     if kind == "hello":
         fields.pop("device_id")
-    if "beat_class" in fields:
-        fields["label"] = wire.CLASS_NAMES[fields.pop("beat_class")]
+    if isinstance(msg, wire.Beat | wire.Alert):
+        del fields["beat_class"]
+        fields["label"] = AAMI_CLASSES[msg.beat_class]
     return {"type": kind, "boot_id": boot_id, "seq": seq, "received_at": received_at, **fields}
 
 
@@ -152,6 +159,11 @@ class Batch:
 class DurableQueue:
     """SQLite-backed queue shared by the link's reader thread, the uploader thread and the CLI (one connection,
     serialised by a lock; SQLite's own locking keeps separate processes consistent)."""
+
+    @classmethod
+    def for_settings(cls, s: BridgeSettings, path: Path | None = None, recover: bool = True) -> DurableQueue:
+        """The queue at `path` (default the settings' queue file) with the settings' disk budget."""
+        return cls(path or s.queue_file, s.disk_budget_bytes, s.disk_warn_fraction, recover=recover)
 
     def __init__(self, path: Path, budget_bytes: int = 256 * 1024 * 1024, warn_fraction: float = 0.8,
                  recover: bool = True):
@@ -193,13 +205,13 @@ class DurableQueue:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> "DurableQueue":
+    def __enter__(self) -> DurableQueue:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _tx(self):
+    def _tx(self) -> _Tx:
         return _Tx(self._db)
 
     def event(self, level: str, text: str) -> None:
@@ -212,9 +224,9 @@ class DurableQueue:
 
         The WAL file itself adds at most `journal_size_limit` (4 MiB) on disk once checkpointed."""
         with self._lock:
-            page_size = self._db.execute("PRAGMA page_size").fetchone()[0]
-            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
-            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            page_size: int = self._db.execute("PRAGMA page_size").fetchone()[0]
+            pages: int = self._db.execute("PRAGMA page_count").fetchone()[0]
+            free: int = self._db.execute("PRAGMA freelist_count").fetchone()[0]
         return (pages - free) * page_size
 
     def _check_budget(self, incoming: int) -> None:
@@ -284,25 +296,26 @@ class DurableQueue:
                                  "VALUES (?, ?, ?, ?)", (device_id, boot_id, now, now))
                 held = self._db.execute("SELECT held_through FROM boots WHERE device_id=? AND boot_id=?",
                                         (device_id, boot_id)).fetchone()[0]
-                for seq, msg, kind, item in rows:
+                for seq, msg, kind, item_json in rows:
                     if seq <= held:  # already held (and possibly pruned): a retransmission
                         result.duplicates += 1
                         continue
                     state = "ready" if kind in UPLOADED_KINDS else "local"
                     cur = self._db.execute(
                         "INSERT OR IGNORE INTO messages (device_id, boot_id, seq, kind, item, state, received_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (device_id, boot_id, seq, kind, item, state, now))
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", (device_id, boot_id, seq, kind, item_json, state, now))
                     if cur.rowcount == 0:
                         result.duplicates += 1
                         continue
+                    assert cur.lastrowid is not None  # an INSERT that added a row sets lastrowid
                     result.stored += 1
                     result.new.append((cur.lastrowid, seq, msg))
                     if kind == "hello":
                         self._db.execute("UPDATE boots SET hello=? WHERE device_id=? AND boot_id=?",
-                                         (item, device_id, boot_id))
+                                         (item_json, device_id, boot_id))
                     elif kind == "status":
                         self._db.execute("UPDATE boots SET status=? WHERE device_id=? AND boot_id=?",
-                                         (item, device_id, boot_id))
+                                         (item_json, device_id, boot_id))
                 held = max(held, settled_through)
                 while self._db.execute("SELECT 1 FROM messages WHERE device_id=? AND boot_id=? AND seq=?",
                                        (device_id, boot_id, held + 1)).fetchone():
@@ -328,7 +341,7 @@ class DurableQueue:
                                        "WHERE id=? AND kind='alert'", (int(parts[0]),)).fetchone()
             elif len(parts) in (2, 3) and all(p.isdigit() for p in parts[-2:]):
                 q = "SELECT id, device_id, boot_id, seq, item FROM messages WHERE kind='alert' AND boot_id=? AND seq=?"
-                args: tuple = (int(parts[-2]), int(parts[-1]))
+                args: tuple[int | str, ...] = (int(parts[-2]), int(parts[-1]))
                 if len(parts) == 3:
                     q += " AND device_id=?"
                     args += (parts[0],)
@@ -348,8 +361,8 @@ class DurableQueue:
         """Queues a feedback item for an alert; returns it. Goes to the server like any device message."""
         if action not in ("confirm", "reject", "relabel"):
             raise QueueError(f"unknown feedback action {action!r}", hint="confirm, reject or relabel")
-        if label is not None and label not in wire.CLASS_NAMES:
-            raise QueueError(f"unknown class {label!r}", hint="one of " + ", ".join(wire.CLASS_NAMES))
+        if label is not None and label not in AAMI_CLASSES:
+            raise QueueError(f"unknown class {label!r}", hint="one of " + ", ".join(AAMI_CLASSES))
         if action == "relabel" and label is None:
             raise QueueError("relabel needs a class", hint="--label N|S|V|F|Q")
         if not clinician or not clinician.strip() or len(clinician) > 128 \
@@ -393,11 +406,12 @@ class DurableQueue:
             rows = self._db.execute("SELECT id, item FROM messages WHERE state='ready' AND batch_id IS NULL "
                                     "AND device_id=? ORDER BY id LIMIT ?", (device_id, size)).fetchall()
             items = ",".join(r[1] for r in rows)
-            body = '{"device_id":%s,"items":[%s]}' % (json.dumps(device_id), items)
+            body = f'{{"device_id":{json.dumps(device_id)},"items":[{items}]}}'
             key = "hb-" + uuid.uuid4().hex
             cur = self._db.execute("INSERT INTO batches (device_id, idem_key, body, created_at) VALUES (?, ?, ?, ?)",
                                    (device_id, key, body, utc_now()))
             batch_id = cur.lastrowid
+            assert batch_id is not None  # an INSERT that added a row sets lastrowid
             ids = [r[0] for r in rows]
             self._db.executemany("UPDATE messages SET state='in_flight', batch_id=? WHERE id=?",
                                  [(batch_id, i) for i in ids])
@@ -445,7 +459,8 @@ class DurableQueue:
         with self._lock, self._tx():
             n = self._db.execute(
                 f"DELETE FROM messages WHERE state='acked' AND kind IN ({marks}) AND seq <= "
-                "(SELECT held_through FROM boots b WHERE b.device_id=messages.device_id AND b.boot_id=messages.boot_id)",
+                "(SELECT held_through FROM boots b "
+                "WHERE b.device_id=messages.device_id AND b.boot_id=messages.boot_id)",
                 PRUNABLE_KINDS).rowcount
             self._db.execute("DELETE FROM batches WHERE state!='open' AND id NOT IN "
                              "(SELECT DISTINCT batch_id FROM messages WHERE batch_id IS NOT NULL)")
@@ -471,7 +486,7 @@ class DurableQueue:
         with self._lock:
             rows = self._db.execute("SELECT id, device_id, boot_id, seq, kind, error FROM messages "
                                     "WHERE state='rejected' ORDER BY id LIMIT ?", (limit,)).fetchall()
-        return [dict(zip(("id", "device_id", "boot_id", "seq", "kind", "error"), r)) for r in rows]
+        return [dict(zip(("id", "device_id", "boot_id", "seq", "kind", "error"), r, strict=True)) for r in rows]
 
     def alerts(self, limit: int = 50) -> list[dict[str, Any]]:
         with self._lock:
@@ -509,7 +524,7 @@ class _Tx:
     def __init__(self, db: sqlite3.Connection):
         self.db = db
 
-    def __enter__(self):
+    def __enter__(self) -> _Tx:
         for attempt in range(50):
             try:
                 self.db.execute("BEGIN IMMEDIATE")
@@ -520,7 +535,8 @@ class _Tx:
                 time.sleep(0.1)
         return self
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if exc_type is None:
             self.db.execute("COMMIT")
         else:

@@ -1,4 +1,4 @@
-"""Replay a WFDB recording through a device: `heartbeat replay RECORD --emulator|--device URL --out BEATS.jsonl`.
+"""Replay a WFDB recording through a device: the machinery of `heartbeat replay` (heartbeat_system/cli.py).
 
 * Reading: any WFDB record (wfdb), one lead chosen by name or index (the first by default). Records already on the
   device's scale (360 Hz, 200 codes/mV, like MIT-BIH) are streamed as their own ADC codes, unchanged. Others are
@@ -13,23 +13,25 @@
   rate, `label`, `scores`: the device's int8 outputs for N, S, V, F, Q, `model_version`, plus `seq` and
   `boot_id`), each exactly once (retransmissions are recognised by the queue).
 * Scoring: when the record has reference annotations (.atr), the AAMI EC57 summary of the streamed span
-  (toolchain.metrics: 150 ms matching, QRS Se/+P, per-class Se/+P), the same scoring as
+  (toolchain.ec57: 150 ms matching, QRS Se/+P, per-class Se/+P), the same scoring as
   `heartbeat evaluate --pipeline`.
 """
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
 from edge_bridge import wire
 from edge_bridge.link import DeviceLink, LinkDown
-from toolchain.errors import HeartbeatError
+from heartbeat_core.domain import AAMI_CLASSES
+from heartbeat_core.errors import HeartbeatError
 
 DEVICE_FS = 360
 CODES_PER_MV = 200
@@ -80,7 +82,8 @@ def read_recording(record: str, data_dir: Path | None = None, lead: str | None =
                    seconds: float | None = None) -> Recording:
     import wfdb
 
-    from toolchain.mitdb import CLASS_INDEX, SYMBOL_TO_CLASS
+    from heartbeat_core.domain import CLASS_INDEX
+    from toolchain.mitdb import SYMBOL_TO_CLASS
 
     base = resolve_record(record, data_dir)
     try:
@@ -155,19 +158,19 @@ class ReplayResult:
     recording: Recording
     hello: wire.Hello
     status: wire.Status
-    beats: list[dict] = field(default_factory=list)  # the JSON lines, in seq order
+    beats: list[dict[str, Any]] = field(default_factory=list)  # the JSON lines, in seq order
     wall_s: float = 0.0
     reconnects: int = 0
 
-    def ec57(self) -> dict | None:
+    def ec57(self) -> dict[str, Any] | None:
         """AAMI EC57 summary of the streamed span (None without annotations)."""
-        from toolchain.metrics import ec57_summary, match_beats
+        from toolchain.ec57 import ec57_summary, match_beats
 
         rec = self.recording
         if rec.ref_samples is None:
             return None
         det = np.array([b["sample"] for b in self.beats], dtype=np.int64)
-        lab = np.array([wire.CLASS_NAMES.index(b["label"]) for b in self.beats], dtype=np.int64)
+        lab = np.array([AAMI_CLASSES.index(b["label"]) for b in self.beats], dtype=np.int64)
         return ec57_summary(match_beats(rec.ref_samples, rec.ref_labels, det, lab, fs=rec.fs))
 
 
@@ -179,9 +182,9 @@ class BeatCollector:
         self.boot_id: int | None = None
         self.offset = 0
         self.model_version = ""
-        self.beats: list[dict] = []
+        self.beats: list[dict[str, Any]] = []
 
-    def enrich(self, msg: wire.Message, item: dict) -> None:
+    def enrich(self, msg: wire.Message, item: dict[str, Any]) -> None:
         """The link's enrich hook: an alert of this replay gets the ECG around its beat (`ecg`, docs/ingest.md):
         ECG_HALF samples (2 s) either side of the R peak, as the device's 360 Hz ADC codes."""
         if not isinstance(msg, wire.Alert) or self.boot_id is None or item["boot_id"] != self.boot_id:
@@ -201,7 +204,7 @@ class BeatCollector:
         self.beats.append({
             "record": self.recording.name,
             "sample": self.recording.to_source(msg.r_sample - self.offset),
-            "label": wire.CLASS_NAMES[msg.beat_class],
+            "label": AAMI_CLASSES[msg.beat_class],
             "scores": list(msg.scores),
             "model_version": self.model_version,
             "seq": seq,
@@ -258,6 +261,8 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
             if not link.wait_samples(offset + n, timeout_s, conn):
                 raise TimeoutError(f"the device did not report all {n} samples processed")
             final = link.status
+            if final is None:  # the link reconnected since: carry on as after any reconnection
+                raise LinkDown(f"{link.url} was disconnected")
             if final.samples != offset + n:
                 raise ReplayError(f"the device holds {final.samples - offset} of {n} samples after the replay")
             break
@@ -269,7 +274,7 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
                 raise ReplayError(f"the device did not come back: {exc}") from None
             if hello.boot_id != boot:
                 raise ReplayError(f"the device restarted during the replay (boot {boot} -> {hello.boot_id}); "
-                                  "its beats so far are queued", hint="replay again")
+                                  "its beats so far are queued", hint="replay again") from None
             conn = link.connection
             pos = status.samples - offset
     if not link.wait_held(final.last_seq, timeout_s):
@@ -281,13 +286,13 @@ def stream_recording(link: DeviceLink, collector: BeatCollector, *, timeout_s: f
         for _, kind, item in link.queue.device_messages(hello.device_id, boot):
             if kind == "beat":
                 collector(hello.device_id, boot, 0, item["seq"], wire.Beat(
-                    item["r_sample"], wire.CLASS_NAMES.index(item["label"]), tuple(item["scores"]), item["cost"],
+                    item["r_sample"], AAMI_CLASSES.index(item["label"]), tuple(item["scores"]), item["cost"],
                     item["flags"]))
     beats = sorted(collector.beats, key=lambda b: b["seq"])
     return ReplayResult(rec, hello, final, beats, time.monotonic() - t0, reconnects)
 
 
-def write_jsonl(path: Path, beats: list[dict]) -> None:
+def write_jsonl(path: Path, beats: list[dict[str, Any]]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".part")

@@ -16,28 +16,32 @@ from __future__ import annotations
 
 import contextvars
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from toolchain.errors import HeartbeatError
+from heartbeat_core.errors import ConfigError
+from heartbeat_core.settings import PROJECT_ROOT, describe_validation_error
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-
-class BridgeConfigError(HeartbeatError):
+class BridgeConfigError(ConfigError):
     """A configuration the bridge cannot run with (file, environment or option)."""
 
 
-_FILE_VALUES: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("bridge_file_values", default={})
+_FILE_VALUES: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
+    "bridge_file_values", default=MappingProxyType({}))
 
 
 class _FileSource(PydanticBaseSettingsSource):
     """Values read from the TOML file by load_settings() (lowest precedence above the defaults)."""
 
-    def get_field_value(self, field, field_name):  # pragma: no cover - __call__ is used instead
+    def get_field_value(self, field: FieldInfo,
+                        field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover - __call__ is used instead
         return _FILE_VALUES.get().get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
@@ -81,7 +85,7 @@ class BridgeSettings(BaseSettings):
         return v.strip() if v else v
 
     @model_validator(mode="after")
-    def _derive(self) -> "BridgeSettings":
+    def _derive(self) -> BridgeSettings:
         if self.queue_path is None:
             self.queue_path = self.state_dir / "bridge" / "queue.db"
         if self.backoff_max_s < self.backoff_initial_s:
@@ -90,9 +94,18 @@ class BridgeSettings(BaseSettings):
         return self
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
-                                   file_secret_settings):
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
         return init_settings, env_settings, _FileSource(settings_cls), file_secret_settings
+
+    @property
+    def queue_file(self) -> Path:
+        """queue_path, which the validator always fills (default <state_dir>/bridge/queue.db)."""
+        assert self.queue_path is not None
+        return self.queue_path
 
     def token(self) -> str:
         if self.device_token is None or not self.device_token.get_secret_value().strip():
@@ -126,14 +139,6 @@ def _read_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err.get("loc", ())) or "settings"
-        parts.append(f"{loc}: {err.get('msg')}")
-    return "; ".join(parts)
-
-
 def load_settings(config_file: Path | None = None, **overrides: Any) -> BridgeSettings:
     """Settings from options (None values ignored) > environment > config file > defaults.
 
@@ -147,7 +152,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> BridgeSe
         return BridgeSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         where = str(config_file) if config_file is not None else "environment or options"
-        raise BridgeConfigError(f"invalid bridge settings: {_describe(exc)}", where) from None
+        raise BridgeConfigError(f"invalid bridge settings: {describe_validation_error(exc)}", where) from None
     finally:
         _FILE_VALUES.reset(token)
 
@@ -157,11 +162,3 @@ class _ConfigPointer(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HEARTBEAT_BRIDGE_", extra="ignore")
     config: Path | None = None
-
-
-class EmulatorSettings(BaseSettings):
-    """Where PlatformIO keeps its packages (PLATFORMIO_CORE_DIR); used to build the emulated device's image."""
-
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
-    platformio_core_dir: Path = Field(default=PROJECT_ROOT / ".state" / "platformio",
-                                      validation_alias="PLATFORMIO_CORE_DIR")

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from edge_bridge.queue import Batch, DurableQueue
-from toolchain.errors import HeartbeatError
+from heartbeat_core.errors import HeartbeatError
 
 log = logging.getLogger("edge_bridge.uploader")
 
@@ -53,7 +53,7 @@ class UploadCounters:
     replayed: int = 0
     last_error: str = ""
     server_up: bool | None = None
-    by_type: dict = field(default_factory=dict)
+    by_type: dict[str, int] = field(default_factory=dict)
 
 
 def _detail(resp: httpx.Response) -> object:
@@ -85,7 +85,7 @@ class Uploader:
                                              "Content-Type": "application/json"})
 
     # -- life cycle -------------------------------------------------------------------------------------
-    def start(self) -> "Uploader":
+    def start(self) -> Uploader:
         self._thread = threading.Thread(target=self._run, name="bridge-uploader", daemon=True)
         self._thread.start()
         return self
@@ -114,7 +114,7 @@ class Uploader:
         except UploadStopped as exc:
             self.fatal = exc
             log.error("upload stopped: %s", exc.one_line())
-        except Exception as exc:  # noqa: BLE001 - reported, never silently swallowed
+        except Exception as exc:  # reported, never silently swallowed
             self.fatal = UploadStopped(f"uploader failed: {type(exc).__name__}: {exc}")
             log.exception("uploader failed")
 

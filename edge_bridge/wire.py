@@ -16,9 +16,12 @@ Pure Python and the standard library only: the bridge runs this on a hospital PC
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import IntEnum
-from typing import ClassVar, Iterable
+from typing import ClassVar
+
+from heartbeat_core.domain import N_CLASSES
 
 PROTOCOL_VERSION = 1
 MAX_FRAME = 512  # largest decoded frame (header + payload + CRC), bytes
@@ -28,8 +31,6 @@ MIN_FRAME = HEADER_SIZE + CRC_SIZE
 MAX_PAYLOAD = MAX_FRAME - MIN_FRAME
 STR_MAX = 64  # longest string field, bytes (printable ASCII)
 SAMPLES_MAX = 240  # int16 samples per SAMPLES frame
-NUM_CLASSES = 5  # N, S, V, F, Q
-CLASS_NAMES = ("N", "S", "V", "F", "Q")
 SHA256_SIZE = 32
 MAX_ENCODED = MAX_FRAME + (MAX_FRAME + 253) // 254 + 1  # COBS worst case plus the delimiter
 
@@ -232,13 +233,14 @@ class _Reader:
         return self.take(1)[0]
 
     def i8(self) -> int:
-        return struct.unpack("<b", self.take(1))[0]
+        value: int = struct.unpack("<b", self.take(1))[0]
+        return value
 
     def u16(self) -> int:
-        return struct.unpack("<H", self.take(2))[0]
+        return int.from_bytes(self.take(2), "little")
 
     def u32(self) -> int:
-        return struct.unpack("<I", self.take(4))[0]
+        return int.from_bytes(self.take(4), "little")
 
     def string(self) -> str:
         n = self.u8()
@@ -262,8 +264,9 @@ def _pack_str(value: str) -> bytes:
 # ---------------------------------------------------------------------------------------------------------------
 # messages
 # ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
 class Message:
-    """Base of every message; TYPE is its message type. Fields are checked when a message is made."""
+    """Base of every message (each a frozen dataclass); TYPE is its message type. Fields are checked when made."""
 
     TYPE: ClassVar[MsgType]
 
@@ -277,24 +280,24 @@ class Message:
         raise NotImplementedError
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Message":
+    def unpack(cls, r: _Reader) -> Message:
         raise NotImplementedError
 
-    def to_fields(self) -> dict:
+    def to_fields(self) -> dict[str, object]:
         """The message's fields as plain JSON values (bytes as hex, tuples as lists): the vector table's form."""
-        out = {}
+        out: dict[str, object] = {}
         for f in fields(self):
             v = getattr(self, f.name)
             out[f.name] = v.hex() if isinstance(v, bytes) else list(v) if isinstance(v, tuple) else v
         return out
 
     @classmethod
-    def from_fields(cls, values: dict) -> "Message":
+    def from_fields(cls, values: dict[str, object]) -> Message:
         """Inverse of to_fields(); raises WireError on missing, extra or invalid fields."""
         names = [f.name for f in fields(cls)]
         if sorted(values) != sorted(names):
             raise WireError(f"{cls.__name__} takes fields {names}, got {sorted(values)}")
-        kwargs = {}
+        kwargs: dict[str, object] = {}
         for f in fields(cls):
             v = values[f.name]
             if f.type in ("bytes",) and isinstance(v, str):
@@ -338,7 +341,7 @@ class Hello(Message):
         )
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Hello":
+    def unpack(cls, r: _Reader) -> Hello:
         return cls(r.string(), r.string(), r.string(), r.take(SHA256_SIZE), r.u8(), r.u32(), r.u16())
 
 
@@ -353,8 +356,8 @@ class Beat(Message):
 
     def _check(self) -> None:
         _check_uint("Beat", "r_sample", self.r_sample, U32)
-        _check_uint("Beat", "beat_class", self.beat_class, NUM_CLASSES - 1)
-        _check_seq_of("Beat", "scores", self.scores, -128, 127, NUM_CLASSES, NUM_CLASSES)
+        _check_uint("Beat", "beat_class", self.beat_class, N_CLASSES - 1)
+        _check_seq_of("Beat", "scores", self.scores, -128, 127, N_CLASSES, N_CLASSES)
         _check_uint("Beat", "cost", self.cost, U32)
         _check_uint("Beat", "flags", self.flags, U8)
 
@@ -362,11 +365,11 @@ class Beat(Message):
         return struct.pack("<IB5bIB", self.r_sample, self.beat_class, *self.scores, self.cost, self.flags)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Beat":
+    def unpack(cls, r: _Reader) -> Beat:
         r_sample, beat_class = r.u32(), r.u8()
-        if beat_class >= NUM_CLASSES:
+        if beat_class >= N_CLASSES:
             raise _PayloadError(f"beat_class {beat_class}")
-        scores = tuple(r.i8() for _ in range(NUM_CLASSES))
+        scores = tuple(r.i8() for _ in range(N_CLASSES))
         return cls(r_sample, beat_class, scores, r.u32(), r.u8())
 
 
@@ -383,7 +386,7 @@ class Alert(Message):
     def _check(self) -> None:
         _check_uint("Alert", "beat_seq", self.beat_seq, U32)
         _check_uint("Alert", "r_sample", self.r_sample, U32)
-        _check_uint("Alert", "beat_class", self.beat_class, NUM_CLASSES - 1)
+        _check_uint("Alert", "beat_class", self.beat_class, N_CLASSES - 1)
         _check_int("Alert", "score", self.score, -128, 127)
         _check_uint("Alert", "rule", self.rule, U8)
         _check_uint("Alert", "threshold", self.threshold, U8)
@@ -393,9 +396,9 @@ class Alert(Message):
                            self.threshold)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Alert":
+    def unpack(cls, r: _Reader) -> Alert:
         beat_seq, r_sample, beat_class = r.u32(), r.u32(), r.u8()
-        if beat_class >= NUM_CLASSES:
+        if beat_class >= N_CLASSES:
             raise _PayloadError(f"beat_class {beat_class}")
         return cls(beat_seq, r_sample, beat_class, r.i8(), r.u8(), r.u8())
 
@@ -423,7 +426,7 @@ class Status(Message):
         return struct.pack("<11I", *(getattr(self, f.name) for f in fields(self)))
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Status":
+    def unpack(cls, r: _Reader) -> Status:
         return cls(*(r.u32() for _ in range(11)))
 
 
@@ -441,7 +444,7 @@ class Ack(Message):
         return struct.pack("<IB", self.host_seq, self.status)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Ack":
+    def unpack(cls, r: _Reader) -> Ack:
         return cls(r.u32(), r.u8())
 
 
@@ -461,7 +464,7 @@ class Error(Message):
         return struct.pack("<HI", self.code, self.host_seq) + _pack_str(self.text)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Error":
+    def unpack(cls, r: _Reader) -> Error:
         return cls(r.u16(), r.u32(), r.string())
 
 
@@ -481,7 +484,7 @@ class Gap(Message):
         return struct.pack("<II", self.first, self.last)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Gap":
+    def unpack(cls, r: _Reader) -> Gap:
         first, last = r.u32(), r.u32()
         if not 1 <= first <= last:
             raise _PayloadError(f"gap {first}..{last}")
@@ -503,7 +506,7 @@ class Samples(Message):
         return struct.pack(f"<IH{n}h", self.first_sample, n, *self.samples)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Samples":
+    def unpack(cls, r: _Reader) -> Samples:
         first, count = r.u32(), r.u16()
         if count > SAMPLES_MAX:
             raise _PayloadError(f"count {count} > {SAMPLES_MAX}")
@@ -521,7 +524,7 @@ class Config(Message):
     enabled: int
 
     def _check(self) -> None:
-        _check_seq_of("Config", "thresholds", self.thresholds, 0, U8, NUM_CLASSES, NUM_CLASSES)
+        _check_seq_of("Config", "thresholds", self.thresholds, 0, U8, N_CLASSES, N_CLASSES)
         _check_uint("Config", "k", self.k, U8)
         _check_uint("Config", "window", self.window, U8)
         _check_uint("Config", "enabled", self.enabled, U8)
@@ -530,8 +533,8 @@ class Config(Message):
         return struct.pack("<5BBBB", *self.thresholds, self.k, self.window, self.enabled)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Config":
-        return cls(tuple(r.u8() for _ in range(NUM_CLASSES)), r.u8(), r.u8(), r.u8())
+    def unpack(cls, r: _Reader) -> Config:
+        return cls(tuple(r.u8() for _ in range(N_CLASSES)), r.u8(), r.u8(), r.u8())
 
 
 @dataclass(frozen=True)
@@ -546,7 +549,7 @@ class HostAck(Message):
         return struct.pack("<I", self.device_seq)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "HostAck":
+    def unpack(cls, r: _Reader) -> HostAck:
         return cls(r.u32())
 
 
@@ -562,7 +565,7 @@ class Resend(Message):
         return struct.pack("<I", self.after_seq)
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "Resend":
+    def unpack(cls, r: _Reader) -> Resend:
         return cls(r.u32())
 
 
@@ -577,7 +580,7 @@ class GetStatus(Message):
         return b""
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "GetStatus":
+    def unpack(cls, r: _Reader) -> GetStatus:
         return cls()
 
 
@@ -592,7 +595,7 @@ class HelloRequest(Message):
         return b""
 
     @classmethod
-    def unpack(cls, r: _Reader) -> "HelloRequest":
+    def unpack(cls, r: _Reader) -> HelloRequest:
         return cls()
 
 
@@ -792,7 +795,7 @@ class Decoder:
         version, msg_type, seq = struct.unpack_from("<BBI", buf)
         if version != PROTOCOL_VERSION:
             return Reject("version", raw_len, version, msg_type, seq)
-        cls = MESSAGE_CLASSES.get(msg_type)  # type: ignore[call-overload]
+        cls = MESSAGE_CLASSES.get(msg_type)
         wrong_way = (self.accepts == Accepts.HOST_TO_DEVICE and not is_host_to_device(msg_type)) or (
             self.accepts == Accepts.DEVICE_TO_HOST and is_host_to_device(msg_type))
         if cls is None or wrong_way:

@@ -2,14 +2,13 @@
 # Heartbeat Edge: the main job (README: `bash scripts/main.sh`).
 # Brings the machine up to date with scripts/setup.sh, then runs `heartbeat main`: the whole system on its
 # embedded defaults (server with SQLite and a local MLflow store, its worker, the emulated device, and the
-# bridge streaming a MIT-BIH record), live in the terminal until Ctrl-C. See server/system.py.
+# bridge streaming a MIT-BIH record), live in the terminal until Ctrl-C. See heartbeat_system/main_job.py.
 # Arguments go to `heartbeat main` (e.g. --record 119, --port 8001, --seconds 120 --exit-when-done).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export PLATFORMIO_CORE_DIR="${PLATFORMIO_CORE_DIR:-$REPO_ROOT/.state/platformio}"
-export PLATFORMIO_DISABLE_UPGRADE_CHECK=true
-export PLATFORMIO_SETTING_ENABLE_TELEMETRY=no
+# shellcheck source=scripts/pio_env.sh
+source "$REPO_ROOT/scripts/pio_env.sh"
 if [[ -z "${HEARTBEAT_DATA_DIR:-}" && -d "$REPO_ROOT/../shared/data/mitdb" ]]; then
     export HEARTBEAT_DATA_DIR="$(cd "$REPO_ROOT/../shared/data/mitdb" && pwd)"
 fi

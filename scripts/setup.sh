@@ -26,7 +26,8 @@ done
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
-export PLATFORMIO_CORE_DIR="${PLATFORMIO_CORE_DIR:-$REPO_ROOT/.state/platformio}"
+# shellcheck source=scripts/pio_env.sh
+source "$REPO_ROOT/scripts/pio_env.sh"
 
 LOG_DIR="$REPO_ROOT/.state/setup-logs"
 mkdir -p "$LOG_DIR"
@@ -187,7 +188,6 @@ sys.exit(0 if ok else 1)
 PY
 then
     say "configuring PlatformIO in ${PLATFORMIO_CORE_DIR} (telemetry and upgrade checks off)"
-    export PLATFORMIO_DISABLE_UPGRADE_CHECK=true
     run_logged pio-settings-telemetry "$VENV/bin/pio" settings set enable_telemetry no
     run_logged pio-settings-interval "$VENV/bin/pio" settings set check_platformio_interval 36500
 fi

@@ -1,21 +1,25 @@
 """`heartbeat server ...`: run the API, make the first administrator, migrate the database, run the worker.
 
-Registered in pyproject.toml under the entry-point group `heartbeat.commands`; the toolchain's CLI loads it.
+Registered in pyproject.toml under the entry-point group `heartbeat.commands`; the `heartbeat` command
+(heartbeat_core.cli) loads it.
 """
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from toolchain.errors import HeartbeatError
+from heartbeat_core.errors import HeartbeatError
+
+if TYPE_CHECKING:
+    from server.core.settings import Settings
 
 app = typer.Typer(name="server", help="The Heartbeat Edge server: API, migrations, administrators, worker.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 
 
-def _settings():
+def _settings() -> Settings:
     from server.core.security import configure_password_hashing
     from server.core.settings import get_settings
 
@@ -25,7 +29,7 @@ def _settings():
     return settings
 
 
-def _migrate(settings) -> str | None:
+def _migrate(settings: Settings) -> str | None:
     from sqlalchemy.exc import OperationalError
 
     from server.core.db import current_revision, upgrade
@@ -64,7 +68,7 @@ def run(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "12
 
     settings = _settings()
     _migrate(settings)
-    typer.echo(f"serving on http://{host}:{port} (docs: /docs); logs in {settings.log_dir / 'app.log'}")
+    typer.echo(f"serving on http://{host}:{port} (docs: /docs); logs in {settings.log_folder / 'app.log'}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -79,6 +83,7 @@ def create_admin(
     """Make an administrator account. There is no default account or password: this is how the first one is made."""
     from pydantic import ValidationError
 
+    from heartbeat_core.settings import describe_validation_error
     from server.core.db import make_engine, make_sessionmaker
     from server.core.errors import ConflictError
     from server.models.identity import Role
@@ -96,8 +101,7 @@ def create_admin(
     try:
         data = UserCreate(email=email.strip(), full_name=full_name, role=Role.admin, password=password)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise HeartbeatError(f"invalid administrator: {problems}") from None
+        raise HeartbeatError(f"invalid administrator: {describe_validation_error(exc)}") from None
     _migrate(settings)
     engine = make_engine(settings.db_url)
     try:

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
@@ -17,8 +19,8 @@ from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
 from server.core.errors import DomainError
-from server.core.security import configure_password_hashing
 from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
+from server.core.security import configure_password_hashing
 from server.core.settings import Settings, get_settings
 from server.schemas.common import ValidationErrorBody
 
@@ -78,15 +80,15 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
-def _field_path(loc: tuple | list) -> str:
+def _field_path(loc: Sequence[object]) -> str:
     parts = [str(p) for p in loc]
     return ".".join(parts[1:] if parts and parts[0] in ("body", "query", "path", "header", "cookie") else parts)
 
 
-def validation_report(errors: list[dict]) -> dict:
+def validation_report(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A readable 422 body: one message naming every problem (without echoing the values sent, which may be
     passwords), and the problems one by one."""
-    issues = []
+    issues: list[dict[str, Any]] = []
     for err in errors:
         loc = list(err.get("loc", ()))
         message = err.get("msg", "invalid")
@@ -148,12 +150,14 @@ def _install_handlers(app: FastAPI) -> None:
             headers={"X-Request-ID": request_id})
 
 
-def _custom_openapi(app: FastAPI):
-    def openapi() -> dict:
-        if app.openapi_schema:
-            return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes,
-                             tags=app.openapi_tags)
+class HeartbeatAPI(FastAPI):
+    """The FastAPI app with the server's OpenAPI document: our 422 body, and who may call each operation."""
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema:
+            return self.openapi_schema
+        schema = get_openapi(title=self.title, version=self.version, description=self.description,
+                             routes=self.routes, tags=self.openapi_tags)
         # Our 422 body (see validation_report) replaces FastAPI's default one in the documented schema.
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         body = ValidationErrorBody.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -162,7 +166,7 @@ def _custom_openapi(app: FastAPI):
         components["HTTPValidationError"] = body
         components.pop("ValidationError", None)
         # who may call each operation, from the same rules the dependencies enforce
-        policies = route_policies(app)
+        policies = route_policies(self)
         for path, item in schema.get("paths", {}).items():
             for method, operation in item.items():
                 policy = policies.get((method.upper(), path))
@@ -170,10 +174,8 @@ def _custom_openapi(app: FastAPI):
                 operation["x-roles"] = allowed
                 note = f"**Who:** {', '.join(allowed)}."
                 operation["description"] = f"{operation.get('description', '').rstrip()}\n\n{note}".lstrip()
-        app.openapi_schema = schema
+        self.openapi_schema = schema
         return schema
-
-    return openapi
 
 
 class BodyLimitMiddleware:
@@ -237,8 +239,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.db_url)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        handler = add_file_handler(settings.log_dir, settings.log_max_bytes, settings.log_backup_count)
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handler = add_file_handler(settings.log_folder, settings.log_max_bytes, settings.log_backup_count)
         log.info("server starting: database %s, state %s", engine.url.render_as_string(hide_password=True),
                  settings.state_dir)
         try:
@@ -248,7 +250,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             remove_handler(handler)
             engine.dispose()
 
-    app = FastAPI(title="Heartbeat Edge", version=APP_VERSION, description=DESCRIPTION, lifespan=lifespan,
+    app = HeartbeatAPI(title="Heartbeat Edge", version=APP_VERSION, description=DESCRIPTION, lifespan=lifespan,
                   swagger_ui_parameters={"persistAuthorization": True})
     app.state.settings = settings
     app.state.engine = engine
@@ -257,5 +259,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)  # outermost: a refused body is logged with its request id too
     _install_handlers(app)
     app.include_router(api_router)
-    app.openapi = _custom_openapi(app)  # type: ignore[method-assign]
     return app

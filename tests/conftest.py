@@ -1,4 +1,5 @@
-"""Shared fixtures: the MIT-BIH folder (HEARTBEAT_DATA_DIR, as CI sets it) and isolated toolchain settings."""
+"""Shared fixtures: the MIT-BIH folder (HEARTBEAT_DATA_DIR, as CI sets it), the emulated device's image (built
+once per session) and isolated toolchain settings."""
 from __future__ import annotations
 
 import os
@@ -24,11 +25,12 @@ def mitdb_dir() -> Path:
 def qemu_image(tmp_path_factory) -> Path:
     """The emulated device's firmware image (`pio run -e qemu` in a temporary workspace, so firmware/lib/model_data
     is generated from models/current), built once for the whole session."""
-    from edge_bridge import emulator
+    from heartbeat_core.errors import DeviceError
+    from heartbeat_system.firmware_build import build_image
 
     try:
-        return emulator.build_image(tmp_path_factory.mktemp("pio-qemu"))
-    except emulator.DeviceError as exc:
+        return build_image(tmp_path_factory.mktemp("pio-qemu"))
+    except DeviceError as exc:
         pytest.fail(str(exc), pytrace=False)
 
 
@@ -41,8 +43,8 @@ def session_cache(tmp_path_factory) -> Path:
 @pytest.fixture()
 def settings(tmp_path, mitdb_dir, session_cache):
     """Toolchain settings pointing every piece of state into a temporary folder."""
-    from toolchain.settings import ToolchainSettings
+    from heartbeat_core.settings import HeartbeatSettings
 
-    s = ToolchainSettings(data_dir=mitdb_dir, state_dir=tmp_path / "state", models_dir=tmp_path / "models",
+    s = HeartbeatSettings(data_dir=mitdb_dir, state_dir=tmp_path / "state", models_dir=tmp_path / "models",
                           cache_dir=session_cache)
     return s

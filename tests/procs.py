@@ -2,7 +2,8 @@
 subprocess with its own state folder, and a TCP relay that stands between the bridge and the emulated device's
 UART socket so a test can pull the "cable" (close both ends) and let the bridge reconnect.
 
-Shared by tests/edge_bridge (uploader against the real server), tests/server (wait_until) and tests/e2e.
+Shared by tests/edge_bridge (uploader against the real server), tests/server (wait_until) and tests/e2e. Free
+ports come from heartbeat_system.ports and the `heartbeat` command line from heartbeat_system.parts.
 """
 from __future__ import annotations
 
@@ -13,18 +14,14 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from heartbeat_system.parts import heartbeat_command
+from heartbeat_system.ports import free_port
 
 
 def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
@@ -36,11 +33,6 @@ def wait_until(predicate, timeout_s: float, what: str, poll_s: float = 0.25):
             return value
         time.sleep(poll_s)
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
-def heartbeat_cmd(*args: str) -> list[str]:
-    """The `heartbeat` command line, run with this interpreter (the venv's)."""
-    return [sys.executable, "-m", "toolchain.cli", *args]
 
 
 class Server:
@@ -67,12 +59,12 @@ class Server:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run(heartbeat_cmd("server", *args), input=stdin, text=True, capture_output=True,
+        return subprocess.run(heartbeat_command("server", *args), input=stdin, text=True, capture_output=True,
                               env=self.env, timeout=300)
 
     def start(self, timeout_s: float = 120.0) -> None:
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(heartbeat_cmd("server", "run", "--port", str(self.port)), env=self.env,
+            self.proc = subprocess.Popen(heartbeat_command("server", "run", "--port", str(self.port)), env=self.env,
                                          stdout=log, stderr=subprocess.STDOUT)
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:

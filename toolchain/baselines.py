@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from heartbeat_core.domain import N_CLASSES
 from toolchain.data import Splits
 from toolchain.metrics import classification_report
-from toolchain.mitdb import AAMI_CLASSES
 from toolchain.train import class_weights
 
 
@@ -25,7 +25,7 @@ def run_baselines(splits: Splits, class_weighting: str = "sqrt", seed: int = 0,
     """Train each baseline on splits.train and report on splits.test."""
     from sklearn.ensemble import RandomForestClassifier
 
-    n_classes = len(AAMI_CLASSES)
+    n_classes = N_CLASSES
     x_train, y_train = features(splits.train), splits.train.y
     x_test = features(splits.test)
     cw = class_weights(y_train, n_classes, class_weighting)

@@ -11,24 +11,29 @@ Two protocols:
 - "inter-patient" (de Chazal 2004): train on DS1, test on DS2, paced records left out. The product's claim.
 - "intra-patient": all 48 records, stratified random split of the beats. Only for comparison with the design
   document's figure; it leaks patients between train and test.
+
+A BeatSet is stored as one .npz file (`BeatSet.save` / `BeatSet.load`): the beat cache here, and the clinician-
+labelled beats the server's worker hands to a training job.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from toolchain import dsp, ui
-from toolchain.errors import DataError
-from toolchain.mitdb import (ALL_RECORDS, AAMI_CLASSES, DEFAULT_LEAD, DS1, DS2, FS, load_record, read_checksums,
-                             verify_record_files)
+from heartbeat_core import ui
+from heartbeat_core.domain import AAMI_CLASSES, FS, INPUT_SCALE, N_CLASSES
+from heartbeat_core.errors import DataError
+from toolchain import dsp
+from toolchain.ec57 import DEFAULT_TOLERANCE_S, match_beats
+from toolchain.mitdb import ALL_RECORDS, DEFAULT_LEAD, DS1, DS2, load_record, read_checksums, verify_record_files
 
 KINDS = ("device", "kaggle")
 PROTOCOLS = ("inter-patient", "intra-patient")
-MATCH_TOLERANCE = int(round(0.150 * FS))  # 54 samples
 CACHE_FORMAT = "2"
 
 
@@ -49,25 +54,49 @@ class BeatSet:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
-    def subset(self, idx: np.ndarray) -> "BeatSet":
+    def subset(self, idx: np.ndarray) -> BeatSet:
         return BeatSet(self.kind, self.x[idx], None if self.rr is None else self.rr[idx], self.y[idx],
                        self.record[idx], self.sample[idx], self.pre_rr[idx], self.post_rr[idx], dict(self.stats))
 
     def model_inputs(self) -> dict[str, np.ndarray]:
-        """Float inputs of the Keras model, keyed by input name ("beat" [n,1,L,1] and, for device, "rr" [n,4])."""
+        """Float inputs of the Keras model, keyed by input name ("beat" [n,1,L,1] and, for device, "rr"
+        [n,RR_FEATURES])."""
         if self.kind == "device":
             return {
-                "beat": (self.x.astype(np.float32) * dsp.INPUT_SCALE).reshape(len(self), 1, -1, 1),
-                "rr": self.rr.astype(np.float32) * dsp.INPUT_SCALE,
+                "beat": (self.x.astype(np.float32) * INPUT_SCALE).reshape(len(self), 1, -1, 1),
+                "rr": self.rr.astype(np.float32) * INPUT_SCALE,
             }
         return {"beat": self.x.astype(np.float32).reshape(len(self), 1, -1, 1)}
 
     def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.y, minlength=len(AAMI_CLASSES))
-        return {c: int(n) for c, n in zip(AAMI_CLASSES, counts)}
+        counts = np.bincount(self.y, minlength=N_CLASSES)
+        return {c: int(n) for c, n in zip(AAMI_CLASSES, counts, strict=True)}
+
+    def save(self, path: Path) -> Path:
+        """Write the beats to `path` as one compressed .npz (written under a temporary name, then renamed)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, x=self.x, rr=self.rr if self.rr is not None else np.zeros(0, np.int8),
+                                    y=self.y, record=self.record, sample=self.sample, pre_rr=self.pre_rr,
+                                    post_rr=self.post_rr, stats=json.dumps(self.stats))
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
 
     @staticmethod
-    def concat(sets: list["BeatSet"]) -> "BeatSet":
+    def load(path: Path, kind: str) -> BeatSet:
+        """The beats `save` wrote to `path` (of construction `kind`: the file does not record it)."""
+        with np.load(path, allow_pickle=False) as z:
+            rr = z["rr"] if z["rr"].size else None
+            stats = json.loads(str(z["stats"])) if "stats" in z.files else {}
+            return BeatSet(kind, z["x"], rr, z["y"], z["record"], z["sample"], z["pre_rr"], z["post_rr"], stats)
+
+    @staticmethod
+    def concat(sets: list[BeatSet]) -> BeatSet:
         if not sets:
             raise DataError("no beats to concatenate")
         first = sets[0]
@@ -84,12 +113,10 @@ class BeatSet:
 
 
 def label_detections(ref_samples: np.ndarray, ref_labels: np.ndarray, det_samples: np.ndarray,
-                     tolerance: int = MATCH_TOLERANCE) -> np.ndarray:
+                     tolerance_s: float = DEFAULT_TOLERANCE_S) -> np.ndarray:
     """AAMI class of each detection (-1 where no reference beat lies within tolerance), matched one to one."""
-    from toolchain.metrics import match_beats
-
     match = match_beats(ref_samples, ref_labels, det_samples, np.zeros(len(det_samples), dtype=np.int64),
-                        fs=FS, tolerance_s=tolerance / FS)
+                        fs=FS, tolerance_s=tolerance_s)
     labels = np.full(len(det_samples), -1, dtype=np.int64)
     ref_idx = np.asarray(match.ref_index, dtype=np.int64)
     det_idx = np.asarray(match.det_index, dtype=np.int64)
@@ -148,22 +175,14 @@ def build_beats(kind: str, records: tuple[str, ...], data_dir: Path, lead: str |
     key = _cache_key(kind, records, lead, data_dir)
     path = cache_dir / f"beats-{kind}-{key}.npz" if cache_dir else None
     if path is not None and path.exists():
-        with np.load(path, allow_pickle=False) as z:
-            rr = z["rr"] if z["rr"].size else None
-            return BeatSet(kind, z["x"], rr, z["y"], z["record"], z["sample"], z["pre_rr"], z["post_rr"],
-                           json.loads(str(z["stats"])))
+        return BeatSet.load(path, kind)
     checksums = read_checksums(data_dir)
     per_record = device_beats_of_record if kind == "device" else kaggle_beats_of_record
     parts = [per_record(data_dir, r, lead, checksums) for r in ui.track(records, f"Building {kind} beats")]
     out = BeatSet.concat(parts)
     out.stats = {"records": [p.stats for p in parts], "class_counts": out.class_counts()}
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, x=out.x, rr=out.rr if out.rr is not None else np.zeros(0, np.int8), y=out.y,
-                            record=out.record, sample=out.sample, pre_rr=out.pre_rr, post_rr=out.post_rr,
-                            stats=json.dumps(out.stats))
-        tmp.replace(path)
+        out.save(path)
     return out
 
 
@@ -278,8 +297,8 @@ def extend_training(splits: Splits, extra: BeatSet | None = None, sample: int | 
                             f"{None if extra.rr is None else extra.rr.shape[1:]}, the training beats "
                             f"{splits.train.x.shape[1:]} / "
                             f"{None if splits.train.rr is None else splits.train.rr.shape[1:]}", "extra beats")
-        if len(extra) and (extra.y.min() < 0 or extra.y.max() >= len(AAMI_CLASSES)):
-            raise DataError(f"extra beats have labels outside 0..{len(AAMI_CLASSES) - 1}", "extra beats")
+        if len(extra) and (extra.y.min() < 0 or extra.y.max() >= N_CLASSES):
+            raise DataError(f"extra beats have labels outside 0..{N_CLASSES - 1}", "extra beats")
     if sample is not None and sample < 1:
         raise DataError(f"training sample size must be at least 1, got {sample}", "sample")
     train = splits.train

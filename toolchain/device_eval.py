@@ -9,9 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import dsp, ui, verify
-from toolchain.metrics import ec57_summary, match_beats
-from toolchain.mitdb import DEFAULT_LEAD, FS, load_record
+from heartbeat_core import ui
+from heartbeat_core.domain import FS, N_CLASSES, WINDOW_LEN
+from toolchain import dsp, verify
+from toolchain.ec57 import ec57_summary, match_beats
+from toolchain.mitdb import DEFAULT_LEAD, load_record
+from toolchain.tflite_inspect import io_details
 
 RECORD_STRIDE = 10**8  # sample offset between records when the whole set is scored as one stretch
 
@@ -20,9 +23,9 @@ def classify_stream(flatbuffer: bytes, samples: np.ndarray) -> tuple[dsp.Beats, 
     """Device beats of a stream and their int8 scores from TFLM."""
     beats = dsp.device_beats(samples)
     if len(beats.r) == 0:
-        return beats, np.zeros((0, 5), dtype=np.int8)
-    details = verify.io_details(flatbuffer)["inputs"]
-    arrays = {"beat": beats.windows.reshape(-1, 1, dsp.WINDOW_LEN, 1), "rr": beats.rr}
+        return beats, np.zeros((0, N_CLASSES), dtype=np.int8)
+    details = io_details(flatbuffer)["inputs"]
+    arrays = {"beat": beats.windows.reshape(-1, 1, WINDOW_LEN, 1), "rr": beats.rr}
     int8 = [arrays[d["name"]].astype(np.int8) for d in details]
     return beats, verify.run_tflm(flatbuffer, int8=int8)
 

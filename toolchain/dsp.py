@@ -24,8 +24,9 @@ q/128 with the model's input scale 1/128 and zero point 0.
 RR features (model input 2), int8 meaning q/128, each a ratio r coded as q = round(256 * (r - 1)) clamped to
 [-128, 127] (r from 0.5 to ~1.5, centred on a regular rhythm, so small changes of rhythm move the input a lot):
 pre-RR and post-RR relative to the patient's running mean RR (the last 64 intervals up to and including the
-pre-RR), and pre-RR relative to post-RR (prematurity and compensatory pause). Only ratios: absolute intervals tie the model to the
-heart rates of the training patients (measured: S sensitivity across patients fell from 72 % to 9 % with them).
+pre-RR), and pre-RR relative to post-RR (prematurity and compensatory pause). Only ratios: absolute intervals tie
+the model to the heart rates of the training patients (measured: S sensitivity across patients fell from 72 % to
+9 % with them).
 A beat is reported when the next beat has been detected (post-RR) and its window is complete: one beat of latency.
 """
 from __future__ import annotations
@@ -34,9 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from heartbeat_core.domain import FS, RR_FEATURES, WINDOW_LEN, WINDOW_POST, WINDOW_PRE
+
 DSP_VERSION = "3"  # bump when any constant or rule below changes (part of every cache key and golden vector)
 
-FS = 360
 LP_LEN = 8
 HP_LEN = 32
 HP_DELAY = 16
@@ -54,15 +56,9 @@ SEARCHBACK_MAX = 1200  # cap on the search-back interval (3.3 s), bounds the raw
 RR_HISTORY = 8
 DEFAULT_RR = FS  # mean RR before any interval is known (60 bpm)
 
-WINDOW_PRE = 92
-WINDOW_POST = 164
-DECIMATION = 2
-WINDOW_LEN = (WINDOW_PRE + WINDOW_POST) // DECIMATION  # 128
 WINDOW_PEAK = 127
-RR_FEATURES = 3
 RR_LONG_HISTORY = 64  # intervals in the running mean RR
 RR_RATIO_GAIN = 256  # q = round(RR_RATIO_GAIN * (ratio - 1))
-INPUT_SCALE = 1.0 / 128.0  # the model's input quantization for both inputs (zero point 0)
 
 
 @dataclass

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain import ui, verify
+from heartbeat_core import ui
+from heartbeat_core.domain import AAMI_CLASSES, N_CLASSES
+from toolchain import verify
 from toolchain.data import BeatSet
-from toolchain.metrics import classification_report, flatten_metrics, save_confusion_png
-from toolchain.mitdb import AAMI_CLASSES
+from toolchain.metrics import classification_report, flatten_metrics
+from toolchain.plots import save_confusion_png
 
 RUNTIMES = ("float", "tflite", "tflm")
 
@@ -27,7 +29,7 @@ def evaluate_models(test: BeatSet, flatbuffer: bytes, float_model=None, png_dir:
     scores["tflite"] = verify.run_tflite(flatbuffer, inputs)
     ui.info("Scoring the int8 model under TFLite Micro")
     scores["tflm"] = verify.run_tflm(flatbuffer, inputs)
-    reports = {name: classification_report(test.y, s.argmax(axis=1), n_classes=len(AAMI_CLASSES))
+    reports = {name: classification_report(test.y, s.argmax(axis=1), n_classes=N_CLASSES)
                for name, s in scores.items()}
     result = {"reports": reports, "tflite_vs_tflm": verify.compare_runtimes(scores["tflite"], scores["tflm"]),
               "pngs": [], "beats": len(test)}

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
-from toolchain.errors import DataError
+from heartbeat_core.errors import DataError
 
 __all__ = ["DEFAULT_POLICY", "GateDecision", "GatePolicy", "evaluate_gate"]
 

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from heartbeat_core.domain import FS, RR_FEATURES, WINDOW_LEN
 from toolchain import dsp
-from toolchain.mitdb import DEFAULT_LEAD, FS, load_record
+from toolchain.mitdb import DEFAULT_LEAD, load_record
 
 # (record, start second, seconds): normal rhythm, frequent V and F beats, long pauses, noise, S beats.
 SEGMENTS: tuple[tuple[str, int, int], ...] = (
@@ -32,19 +33,20 @@ def dsp_vectors(data_dir: Path, segments=SEGMENTS) -> dict:
             "samples": samples.astype(int).tolist(),
             "r_peaks": dsp.detect_r_peaks(samples).astype(int).tolist(),
             "beats": [{"r": int(r), "window": w.astype(int).tolist(), "rr": f.astype(int).tolist()}
-                      for r, w, f in zip(beats.r, beats.windows, beats.rr)],
+                      for r, w, f in zip(beats.r, beats.windows, beats.rr, strict=True)],
         })
-    return {"dsp_version": dsp.DSP_VERSION, "fs": FS, "window_len": dsp.WINDOW_LEN,
-            "rr_features": dsp.RR_FEATURES, "cases": cases}
+    return {"dsp_version": dsp.DSP_VERSION, "fs": FS, "window_len": WINDOW_LEN,
+            "rr_features": RR_FEATURES, "cases": cases}
 
 
 def model_vectors(flatbuffer: bytes, sha256: str, version: str, dsp_golden: dict) -> dict:
     from toolchain import verify
+    from toolchain.tflite_inspect import io_details
 
-    details = verify.io_details(flatbuffer)["inputs"]
+    details = io_details(flatbuffer)["inputs"]
     windows = np.array([b["window"] for c in dsp_golden["cases"] for b in c["beats"]], dtype=np.int8)
     rr = np.array([b["rr"] for c in dsp_golden["cases"] for b in c["beats"]], dtype=np.int8)
-    arrays = {"beat": windows.reshape(-1, 1, dsp.WINDOW_LEN, 1), "rr": rr}
+    arrays = {"beat": windows.reshape(-1, 1, WINDOW_LEN, 1), "rr": rr}
     scores = verify.run_tflm(flatbuffer, int8=[arrays[d["name"]] for d in details])
     return {"model_version": version, "model_sha256": sha256, "beats": len(windows),
             "scores": scores.astype(int).tolist()}

@@ -1,20 +1,22 @@
 """The training job: data -> CNN-4 -> int8 -> TFLM verification -> evaluation -> export -> MLflow.
 
-One function used by the CLI (`heartbeat train`), the main job and, later, the server's worker.
+One function used by the CLI (`heartbeat train`, `heartbeat report`) and the server's worker child.
 """
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from toolchain import dsp, ui
+from heartbeat_core import ui
+from heartbeat_core.domain import AAMI_CLASSES, RR_FEATURES, WINDOW_LEN
+from heartbeat_core.errors import ModelError
+from heartbeat_core.settings import HeartbeatSettings, get_settings
+from toolchain import dsp
 from toolchain.data import make_splits
-from toolchain.errors import ModelError
-from toolchain.mitdb import AAMI_CLASSES, CITATION, DEFAULT_LEAD
-from toolchain.settings import ToolchainSettings, get_settings
+from toolchain.mitdb import CITATION, DEFAULT_LEAD
+from toolchain.model_files import sha256_hex
 from toolchain.train import TrainParams
 
 
@@ -44,13 +46,13 @@ def default_config(splits, overrides: dict | None = None):
 
 
 def default_version(protocol: str, kind: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     short = "inter" if protocol == "inter-patient" else "intra"
     return f"cnn4-{kind}-{short}-{stamp}"
 
 
 def run_training_job(protocol: str = "inter-patient", kind: str = "device", params: TrainParams | None = None,
-                     version: str | None = None, settings: ToolchainSettings | None = None,
+                     version: str | None = None, settings: HeartbeatSettings | None = None,
                      train_records: tuple[str, ...] | None = None, test_records: tuple[str, ...] | None = None,
                      baselines: bool = True, make_current: bool = False, register: bool = True,
                      golden_dir: Path | None = None, lead: str | int = DEFAULT_LEAD,
@@ -63,12 +65,14 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
     `train_sample` samples the training beats down (extra beats first); see `toolchain.data.extend_training`.
     Both are recorded in the run's parameters.
     """
-    from toolchain import registry, verify
+    from toolchain import runs, verify
     from toolchain.baselines import run_baselines
     from toolchain.evaluate import evaluate_models, flat_metrics
     from toolchain.export import export_model
+    from toolchain.metrics import flatten_metrics
     from toolchain.model import fixed_batch_twin
     from toolchain.quantize import quantize_int8, representative_inputs
+    from toolchain.tflite_inspect import operators
     from toolchain.train import train_cnn4
 
     settings = settings or get_settings()
@@ -94,7 +98,7 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
                   "dsp_version": dsp.DSP_VERSION, "lead": str(lead),
                   "train_records": ",".join(splits.train_records), "test_records": ",".join(splits.test_records),
                   **(extra_params or {})}
-    with registry.start_run(run_name=version, tags={"protocol": protocol, "kind": kind, "version": version},
+    with runs.start_run(run_name=version, tags={"protocol": protocol, "kind": kind, "version": version},
                             settings=settings) as run:
         run.log_params(run_params)
         ui.info(f"MLflow run {run.run_id}: training CNN-4 on {len(splits.train)} beats "
@@ -114,7 +118,7 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
         twin = fixed_batch_twin(result.model, result.cfg)
         flatbuffer = quantize_int8(twin, representative_inputs(splits.train.model_inputs(), kind, seed=params.seed),
                                    kind)
-        ops = verify.operators(flatbuffer)
+        ops = operators(flatbuffer)
         if kind == "device":
             verify.check_device_ops(flatbuffer)
         arena = verify.arena_bytes(flatbuffer)
@@ -127,12 +131,10 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
                 ui.info("Training the Random Forest and XGBoost baselines")
                 baseline_reports = run_baselines(splits, params.class_weighting, params.seed)
                 for name, rep in baseline_reports.items():
-                    from toolchain.metrics import flatten_metrics
-
                     metrics.update(flatten_metrics(rep, prefix=f"{name}_"))
             metrics["tflm_arena_bytes"] = float(arena)
             metrics["model_bytes"] = float(len(flatbuffer))
-            sha = hashlib.sha256(flatbuffer).hexdigest()
+            sha = sha256_hex(flatbuffer)
             card = {
                 "name": "CNN-4",
                 "version": version,
@@ -165,8 +167,9 @@ def run_training_job(protocol: str = "inter-patient", kind: str = "device", para
                 "tflm_arena_bytes": arena,
                 "mlflow_run_id": run.run_id,
                 "input_semantics": {
-                    "beat": f"int8 beat window, {dsp.WINDOW_LEN} values, q/128 (toolchain.dsp)",
-                    "rr": "int8 RR features [pre, post, pre/local, post/local], q/128 (toolchain.dsp)",
+                    "beat": f"int8 beat window, {WINDOW_LEN} values, q/128 (toolchain.dsp)",
+                    "rr": f"int8 RR ratios, {RR_FEATURES} values [pre/mean, post/mean, pre/post], "
+                          "q = round(256 (r - 1)) (toolchain.dsp)",
                 } if kind == "device" else {"beat": "Kaggle beat, 187 values in [0,1]"},
                 "sha256": sha,
             }

@@ -44,8 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import DataError
-from toolchain.mitdb import AAMI_CLASSES, DEFAULT_LEAD, FS, load_record, read_checksums
+from heartbeat_core.domain import FS, N_CLASSES
+from heartbeat_core.errors import DataError
+from toolchain.mitdb import DEFAULT_LEAD, load_record, read_checksums
 
 TARGET_FS = 125  # Hz
 RESAMPLE_UP, RESAMPLE_DOWN = 25, 72  # 360 Hz * 25 / 72 = 125 Hz
@@ -54,12 +55,12 @@ WINDOW_LEN = TARGET_FS * WINDOW_SECONDS  # 1250 samples at 125 Hz
 BEAT_LEN = 187  # values per beat
 RR_FACTOR = 1.2
 N_COLUMNS = BEAT_LEN + 1  # 187 values + label
-N_CLASSES = len(AAMI_CLASSES)
 SKIP_REASONS: tuple[str, ...] = ("past_window", "partial_window", "lone_beat", "flat_window")
 EDGE_MODES: tuple[str, ...] = ("skip", "truncate")
 
 _CHUNK_LINES = 4096  # lines parsed per numpy call when reading a CSV
-_CSV_HINT = "each line must hold 187 values in [0, 1] and a label 0.0..4.0, comma-separated, no header"
+_CSV_HINT = (f"each line must hold {BEAT_LEN} values in [0, 1] and a label 0.0..{N_CLASSES - 1}.0, comma-separated, "
+             "no header")
 
 assert FS * RESAMPLE_UP == TARGET_FS * RESAMPLE_DOWN
 
@@ -165,7 +166,7 @@ def build_kaggle_beats(data_dir: Path | str | None, records: Iterable[str], lead
     if edge not in EDGE_MODES:
         raise ValueError(f"edge must be one of {EDGE_MODES}, not {edge!r}")
     if data_dir is None:
-        from toolchain.settings import get_settings
+        from heartbeat_core.settings import get_settings
 
         data_dir = get_settings().data_dir
     data_dir = Path(data_dir)

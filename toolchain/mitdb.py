@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolchain.errors import DataError
+from heartbeat_core.domain import CLASS_INDEX
+from heartbeat_core.errors import DataError
 
 CITATION = (
     "Moody GB, Mark RG. The impact of the MIT-BIH Arrhythmia Database. IEEE Eng in Med and Biol "
@@ -21,7 +22,6 @@ CITATION = (
     "Open Data Commons Attribution License v1.0."
 )
 
-AAMI_CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
 SYMBOL_TO_CLASS: dict[str, str] = {
     **{s: "N" for s in ("N", "L", "R", "e", "j")},
     **{s: "S" for s in ("A", "a", "J", "S")},
@@ -29,7 +29,6 @@ SYMBOL_TO_CLASS: dict[str, str] = {
     "F": "F",
     **{s: "Q" for s in ("/", "f", "Q")},
 }
-CLASS_INDEX: dict[str, int] = {c: i for i, c in enumerate(AAMI_CLASSES)}
 
 ALL_RECORDS: tuple[str, ...] = tuple(
     [str(r) for r in range(100, 125) if r not in (110, 120)]
@@ -41,7 +40,6 @@ DS1: tuple[str, ...] = ("101", "106", "108", "109", "112", "114", "115", "116", 
                         "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")
 DS2: tuple[str, ...] = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210",
                         "212", "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")
-FS = 360  # Hz, every MIT-BIH record
 DEFAULT_LEAD = "MLII"
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from heartbeat_core.domain import N_CLASSES, RR_FEATURES, WINDOW_LEN
+
 
 @dataclass(frozen=True)
 class Cnn4Config:
-    window_len: int = 128
-    rr_features: int = 4  # 0: the window is the only input (the Kaggle construction)
+    window_len: int = WINDOW_LEN
+    rr_features: int = RR_FEATURES  # 0: the window is the only input (the Kaggle construction)
     filters: tuple[int, int, int, int] = (16, 32, 32, 64)
     kernel: int = 5
     dense: int = 32
@@ -23,7 +25,7 @@ class Cnn4Config:
     branch_dropout: float = 0.8  # training only: drop the whole beat-shape branch of a beat with this probability
     rr_to_logits: bool = True  # a direct linear path from the RR features to the class logits
     shape_l2: float = 1e-3  # L2 penalty on the beat-shape branch's dense layer
-    n_classes: int = 5
+    n_classes: int = N_CLASSES
 
     def as_params(self) -> dict:
         d = asdict(self)

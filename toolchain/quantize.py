@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolchain import dsp
-from toolchain.errors import ModelError
+from heartbeat_core.domain import INPUT_SCALE
+from heartbeat_core.errors import ModelError
 
 CALIBRATION_BEATS = 1000
 
@@ -24,7 +24,7 @@ def representative_inputs(train_inputs: dict[str, np.ndarray], kind: str, n: int
     idx = rng.choice(total, size=min(n, total), replace=False)
     samples = [{k: v[i:i + 1].astype(np.float32) for k, v in train_inputs.items()} for i in idx]
     if kind == "device":
-        lo, hi = -128 * dsp.INPUT_SCALE, 127 * dsp.INPUT_SCALE
+        lo, hi = -128 * INPUT_SCALE, 127 * INPUT_SCALE
         first = {k: v.copy() for k, v in samples[0].items()}
         for v in first.values():
             flat = v.reshape(-1)
@@ -44,7 +44,7 @@ def quantize_int8(fixed_batch_model, calibration: list[dict[str, np.ndarray]], k
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
-    from toolchain.ui import captured_native_output
+    from heartbeat_core.ui import captured_native_output
 
     try:
         with captured_native_output() as converter_output:
@@ -53,11 +53,11 @@ def quantize_int8(fixed_batch_model, calibration: list[dict[str, np.ndarray]], k
         detail = "".join(converter_output).strip().splitlines()[-3:]
         raise ModelError(f"int8 conversion failed: {exc}", hint="converter said: " + " | ".join(detail)) from exc
     if kind == "device":
-        from toolchain.verify import io_details
+        from toolchain.tflite_inspect import io_details
 
         for d in io_details(flatbuffer)["inputs"]:
-            if d["scale"] != dsp.INPUT_SCALE or d["zero_point"] != 0:
+            if d["scale"] != INPUT_SCALE or d["zero_point"] != 0:
                 raise ModelError(
                     f"input {d['name']} quantized with scale {d['scale']} / zero point {d['zero_point']}, "
-                    f"the device needs {dsp.INPUT_SCALE} / 0", hint="check the calibration data")
+                    f"the device needs {INPUT_SCALE} / 0", hint="check the calibration data")
     return bytes(flatbuffer)

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from heartbeat_core.errors import ModelError
 from toolchain.data import Splits
-from toolchain.errors import ModelError
 from toolchain.model import Cnn4Config, build_cnn4
 
 CLASS_WEIGHTINGS = ("balanced", "sqrt", "none")

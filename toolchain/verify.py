@@ -1,7 +1,8 @@
-"""Running the int8 model: under TF Lite and under TFLite Micro's own interpreter (the device's reference).
+"""Running the int8 model: under TF Lite and under TFLite Micro's own interpreter (the device's reference), the
+arena TFLM needs, how far the two runtimes agree and whether the model uses only the device runtime's operators.
 
-Inputs are matched to the model by rank: the beat window is the 4-D input ([1, 1, L, 1]), the RR features the
-2-D one ([1, 4]); the converter's input order is not relied on.
+Inputs are matched to the model by rank (toolchain.tflite_inspect.io_details): the beat window is the 4-D input
+([1, 1, L, 1]), the RR features the 2-D one ([1, RR_FEATURES]); the converter's input order is not relied on.
 """
 from __future__ import annotations
 
@@ -9,47 +10,11 @@ import re
 
 import numpy as np
 
-from toolchain import ui
-from toolchain.errors import ModelError
+from heartbeat_core import ui
+from heartbeat_core.errors import ModelError
+from toolchain.tflite_inspect import io_details, operators
 
 OPS_SUPPORTED_BY_DEVICE = ("CONV_2D", "MAX_POOL_2D", "RESHAPE", "FULLY_CONNECTED", "ADD", "SOFTMAX")
-
-
-def _input_name(shape) -> str:
-    return "beat" if len(shape) == 4 else "rr"
-
-
-def io_details(flatbuffer: bytes) -> dict:
-    """Inputs and outputs of a .tflite: name, shape, dtype, scale, zero point (model order)."""
-    from tflite_micro.python.tflite_micro import runtime
-
-    import tensorflow as tf
-
-    counts = tf.lite.Interpreter(model_content=flatbuffer)
-    n_in, n_out = len(counts.get_input_details()), len(counts.get_output_details())
-    it = runtime.Interpreter.from_bytes(flatbuffer)
-    out: dict[str, list[dict]] = {"inputs": [], "outputs": []}
-    for key, getter, n in (("inputs", it.get_input_details, n_in), ("outputs", it.get_output_details, n_out)):
-        for i in range(n):
-            d = getter(i)
-            q = d["quantization_parameters"]
-            shape = [int(s) for s in d["shape"]]
-            out[key].append({
-                "name": _input_name(shape) if key == "inputs" else "scores",
-                "shape": shape,
-                "dtype": np.dtype(d["dtype"]).name,
-                "scale": float(q["scales"][0]) if len(q["scales"]) else 0.0,
-                "zero_point": int(q["zero_points"][0]) if len(q["zero_points"]) else 0,
-            })
-    return out
-
-
-def operators(flatbuffer: bytes) -> list[str]:
-    """Builtin operator names used by the model's graph."""
-    import tensorflow as tf
-
-    interp = tf.lite.Interpreter(model_content=flatbuffer)
-    return sorted({d["op_name"] for d in interp._get_ops_details() if d["op_name"] != "DELEGATE"})
 
 
 def quantize_input(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
@@ -80,7 +45,7 @@ def run_tflite(flatbuffer: bytes, inputs: dict[str, np.ndarray]) -> np.ndarray:
     n = q[0].shape[0]
     result = np.zeros((n, interp.get_output_details()[0]["shape"][-1]), dtype=np.int8)
     for i in ui.track(range(n), "int8 model under TF Lite"):
-        for d, arr in zip(model_order, q):
+        for d, arr in zip(model_order, q, strict=True):
             interp.set_tensor(by_rank[len(d["shape"])], arr[i:i + 1])
         interp.invoke()
         result[i] = interp.get_tensor(out_index)[0]
@@ -109,7 +74,7 @@ def arena_bytes(flatbuffer: bytes) -> int:
     """Tensor arena bytes TFLM actually allocates for the model (from its recording allocator)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    from toolchain.ui import captured_native_output
+    from heartbeat_core.ui import captured_native_output
 
     it = runtime.Interpreter.from_bytes(flatbuffer)
     with captured_native_output() as out:

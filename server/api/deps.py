@@ -6,7 +6,7 @@ valid credentials of the wrong kind or role are 403. The role rules are data in 
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from server.api.permissions import POLICIES
+from server.api.permissions import DEPENDENCY_POLICIES, POLICIES
 from server.core import security
 from server.core.settings import Settings
 from server.models.base import utcnow
@@ -29,7 +29,8 @@ device_scheme = HTTPBearer(auto_error=False, scheme_name="DeviceToken",
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -69,7 +70,7 @@ def get_current_user(session: SessionDep, settings: SettingsDep,
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require(policy: str):
+def require(policy: str) -> Callable[[User], User]:
     """A dependency admitting the users whose role the policy allows (403 for the others)."""
     allowed = POLICIES[policy]
 
@@ -80,11 +81,11 @@ def require(policy: str):
         return user
 
     dependency.__name__ = f"require_{policy}"
-    dependency.policy = policy  # type: ignore[attr-defined]  # read by the role-matrix test
+    DEPENDENCY_POLICIES[dependency] = policy  # read by the role-matrix test
     return dependency
 
 
-get_current_user.policy = "user"  # type: ignore[attr-defined]
+DEPENDENCY_POLICIES[get_current_user] = "user"
 
 AdminUser = Annotated[User, Depends(require("admin"))]
 EngineerUser = Annotated[User, Depends(require("engineer"))]
@@ -115,6 +116,6 @@ def get_current_device(session: SessionDep,
     return device
 
 
-get_current_device.policy = "device"  # type: ignore[attr-defined]
+DEPENDENCY_POLICIES[get_current_device] = "device"
 
 CurrentDevice = Annotated[Device, Depends(get_current_device)]

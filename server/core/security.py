@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -64,7 +64,7 @@ class TokenError(Exception):
 def create_access_token(user_id: int, role: str, secret_key: str, minutes: int,
                         now: datetime | None = None) -> tuple[str, int]:
     """A signed JWT (sub = user id, role, iat, exp, jti) and its lifetime in seconds."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     expires = now + timedelta(minutes=minutes)
     claims = {"sub": str(user_id), "role": role, "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
               "jti": uuid.uuid4().hex}

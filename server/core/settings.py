@@ -1,23 +1,24 @@
 """The server's one Settings object (environment prefix HEARTBEAT_).
 
-It extends the toolchain's settings, so the MLflow store, data folder and models folder are found the same way by
-the CLI, the server and its worker (the tracking URI logic lives once, in toolchain/settings.py). Nothing else in
-the server reads the environment.
+It extends the shared settings base (heartbeat_core.settings), so the MLflow store, data folder and models folder
+are found the same way by the CLI, the server and its worker (the tracking URI logic lives once, in
+heartbeat_core/settings.py). Nothing else in the server reads the environment.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 
-from toolchain.errors import HeartbeatError
-from toolchain.settings import ToolchainSettings
+from heartbeat_core.errors import ConfigError
+from heartbeat_core.settings import HeartbeatSettings, describe_validation_error
 
 MIN_SECRET_KEY_CHARS = 32
 
 
-class Settings(ToolchainSettings):
+class Settings(HeartbeatSettings):
     """Environment: HEARTBEAT_SECRET_KEY (required), HEARTBEAT_STATE_DIR, HEARTBEAT_DATABASE_URL, ..."""
 
     secret_key: SecretStr = Field(
@@ -28,7 +29,8 @@ class Settings(ToolchainSettings):
         description="SQLAlchemy URL (sqlite:///... or postgresql://...); "
                                   "default: SQLite file <state_dir>/server/server.db.")
     log_dir: Path | None = Field(default=None, description="app.log folder (default <state_dir>/server/logs).")
-    jobs_dir: Path | None = Field(default=None, description="Per-job params and logs (default <state_dir>/server/jobs).")
+    jobs_dir: Path | None = Field(default=None,
+                                  description="Per-job params and logs (default <state_dir>/server/jobs).")
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Lifetime of a user access token.")
     ingest_max_items: int = Field(default=1000, ge=1, description="Largest ingest batch (items).")
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
@@ -49,7 +51,7 @@ class Settings(ToolchainSettings):
         return value
 
     @model_validator(mode="after")
-    def _derive_server_paths(self) -> "Settings":
+    def _derive_server_paths(self) -> Settings:
         server_dir = self.state_dir / "server"
         if self.database_url is None:
             self.database_url = f"sqlite:///{(server_dir / 'server.db').resolve()}"
@@ -64,25 +66,24 @@ class Settings(ToolchainSettings):
         assert self.database_url is not None  # filled by the validator
         return self.database_url
 
-    def toolchain_settings(self) -> ToolchainSettings:
-        """The same folders and MLflow store as a plain ToolchainSettings (for toolchain functions)."""
-        fields = set(ToolchainSettings.model_fields)
-        return ToolchainSettings(**{k: v for k, v in self.__dict__.items() if k in fields})
+    @property
+    def log_folder(self) -> Path:
+        assert self.log_dir is not None  # filled by the validator
+        return self.log_dir
+
+    @property
+    def jobs_folder(self) -> Path:
+        assert self.jobs_dir is not None  # filled by the validator
+        return self.jobs_dir
 
 
-def load_settings(**overrides) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment (and overrides), or a HeartbeatError naming what is missing or wrong."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "settings"
-            if err["type"] == "missing":
-                problems.append(f"HEARTBEAT_{field.upper()} is not set")
-            else:
-                problems.append(f"HEARTBEAT_{field.upper()}: {err['msg']}")
-        raise HeartbeatError("server settings are invalid: " + "; ".join(problems), None,
+        problems = describe_validation_error(exc, prefix="HEARTBEAT_", upper=True)
+        raise ConfigError("server settings are invalid: " + problems, None,
                              "set HEARTBEAT_SECRET_KEY to a random string of 32+ characters, e.g. "
                              "`python -c 'import secrets; print(secrets.token_hex(32))'`") from None
 

@@ -6,9 +6,10 @@ sees timezone-aware datetimes, whatever the database.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import enum
+from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names, so migrations (and SQLite batch rebuilds) can refer to them on every database.
@@ -22,7 +23,7 @@ NAMING_CONVENTION = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -30,8 +31,15 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def enum_column(cls: type[enum.Enum], name: str) -> Enum:
+    """A column type for an enum's values: VARCHAR + CHECK on every database (no native PostgreSQL enum type to
+    migrate later)."""
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
+                values_callable=lambda e: [m.value for m in e])
 
 
 class Base(DeclarativeBase):
@@ -39,13 +47,13 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True)}
 
 
-def _restore_utc(target, *_args) -> None:  # noqa: ANN001
+def _restore_utc(target: Base, *_args: object) -> None:
     for column in target.__mapper__.columns:
         if isinstance(column.type, DateTime):
             key = target.__mapper__.get_property_by_column(column).key
             value = target.__dict__.get(key)
             if isinstance(value, datetime) and value.tzinfo is None:
-                target.__dict__[key] = value.replace(tzinfo=timezone.utc)
+                target.__dict__[key] = value.replace(tzinfo=UTC)
 
 
 event.listen(Base, "load", _restore_utc, propagate=True)

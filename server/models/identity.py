@@ -5,22 +5,16 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Enum, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from server.models.base import Base, utcnow
+from server.models.base import Base, enum_column, utcnow
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     admin = "admin"
     engineer = "engineer"
     clinician = "clinician"
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # VARCHAR + CHECK on every database (no native PostgreSQL enum type to migrate later)
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda e: [m.value for m in e])
 
 
 class User(Base):
@@ -29,7 +23,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
     full_name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[Role] = mapped_column(_enum(Role, "user_role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "user_role"))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -54,7 +48,7 @@ class Device(Base):
     counters: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the last STATUS counters
     counters_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
-    tokens: Mapped[list["DeviceToken"]] = relationship(back_populates="device", cascade="all, delete-orphan",
+    tokens: Mapped[list[DeviceToken]] = relationship(back_populates="device", cascade="all, delete-orphan",
                                                        order_by="DeviceToken.id")
 
     def __repr__(self) -> str:

@@ -12,17 +12,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, utcnow
+from server.models.base import Base, enum_column, utcnow
 
 
-class JobKind(str, enum.Enum):
+class JobKind(enum.StrEnum):
     retrain = "retrain"
 
 
-class JobStatus(str, enum.Enum):
+class JobStatus(enum.StrEnum):
     queued = "queued"
     running = "running"
     succeeded = "succeeded"
@@ -33,15 +33,9 @@ class JobStatus(str, enum.Enum):
 FINISHED_STATUSES = (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled)
 
 
-class PredictionSource(str, enum.Enum):
+class PredictionSource(enum.StrEnum):
     predict = "predict"
     random = "random"
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # VARCHAR + CHECK on every database (no native PostgreSQL enum type to migrate later)
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda e: [m.value for m in e])
 
 
 class Job(Base):
@@ -49,8 +43,8 @@ class Job(Base):
     __table_args__ = (Index("ix_jobs_status_id", "status", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, "job_kind"), default=JobKind.retrain)
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), default=JobStatus.queued)
+    kind: Mapped[JobKind] = mapped_column(enum_column(JobKind, "job_kind"), default=JobKind.retrain)
+    status: Mapped[JobStatus] = mapped_column(enum_column(JobStatus, "job_status"), default=JobStatus.queued)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     params_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
@@ -73,7 +67,7 @@ class PredictionLog(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    source: Mapped[PredictionSource] = mapped_column(_enum(PredictionSource, "prediction_source"))
+    source: Mapped[PredictionSource] = mapped_column(enum_column(PredictionSource, "prediction_source"))
     model_version: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(1))
     scores: Mapped[list[int]] = mapped_column(JSON)

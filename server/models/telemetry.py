@@ -22,7 +22,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -32,28 +31,27 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.models.base import Base, utcnow
-
-CLASS_NAMES = ("N", "S", "V", "F", "Q")  # AAMI classes in the model's output order (docs/protocol.md 2)
+from heartbeat_core.domain import AAMI_CLASSES
+from server.models.base import Base, enum_column, utcnow
 
 # Row ids of the high-volume tables: 64-bit on PostgreSQL, SQLite's INTEGER PRIMARY KEY (its rowid, also 64-bit).
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
-class AlertStatus(str, enum.Enum):
+class AlertStatus(enum.StrEnum):
     open = "open"
     confirmed = "confirmed"
     rejected = "rejected"
     relabelled = "relabelled"
 
 
-class FeedbackAction(str, enum.Enum):
+class FeedbackAction(enum.StrEnum):
     confirm = "confirm"
     reject = "reject"
     relabel = "relabel"
 
 
-class FeedbackSource(str, enum.Enum):
+class FeedbackSource(enum.StrEnum):
     api = "api"
     bedside = "bedside"
 
@@ -66,14 +64,8 @@ STATUS_AFTER: dict[FeedbackAction, AlertStatus] = {
 }
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    # VARCHAR + CHECK on every database (no native PostgreSQL enum type to migrate later)
-    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=16,
-                values_callable=lambda e: [m.value for m in e])
-
-
 def _label_check(column: str, name: str, nullable: bool = False) -> CheckConstraint:
-    allowed = ", ".join(f"'{c}'" for c in CLASS_NAMES)
+    allowed = ", ".join(f"'{c}'" for c in AAMI_CLASSES)
     sql = f"{column} IN ({allowed})"
     if nullable:
         sql = f"{column} IS NULL OR {sql}"
@@ -160,7 +152,7 @@ class Alert(Base):
     threshold: Mapped[int] = mapped_column(SmallInteger)
     ecg_start: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     ecg_samples: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
-    status: Mapped[AlertStatus] = mapped_column(_enum(AlertStatus, "alert_status"), default=AlertStatus.open)
+    status: Mapped[AlertStatus] = mapped_column(enum_column(AlertStatus, "alert_status"), default=AlertStatus.open)
     # the class the latest feedback says the beat is (confirm: the alert's label; relabel: the given one)
     true_label: Mapped[str | None] = mapped_column(String(1), nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -222,11 +214,11 @@ class Feedback(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     feedback_uid: Mapped[str] = mapped_column(String(36), unique=True)  # the bridge's UUID, or one made here
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"))
-    action: Mapped[FeedbackAction] = mapped_column(_enum(FeedbackAction, "feedback_action"))
+    action: Mapped[FeedbackAction] = mapped_column(enum_column(FeedbackAction, "feedback_action"))
     true_label: Mapped[str | None] = mapped_column(String(1), nullable=True)  # relabel: the class given
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     clinician_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    source: Mapped[FeedbackSource] = mapped_column(_enum(FeedbackSource, "feedback_source"))
+    source: Mapped[FeedbackSource] = mapped_column(enum_column(FeedbackSource, "feedback_source"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when the clinician gave it
     stored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
+from heartbeat_core.domain import ClassName
 from server.schemas.feedback import FeedbackPublic
-from server.schemas.ingest import ClassName
 
 AlertStatusName = Literal["open", "confirmed", "rejected", "relabelled"]
 
-_ALERT_EXAMPLE = {
+_ALERT_EXAMPLE: JsonDict = {
     "id": 4, "device_id": "hb-qemu-0001", "boot_id": 305419896, "seq": 4, "beat_seq": 3, "r_sample": 612,
     "label": "V", "score": 119, "rule": 1, "threshold": 200, "status": "open", "true_label": None,
     "received_at": "2026-11-24T20:15:03.120000Z", "has_ecg": True,

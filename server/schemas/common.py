@@ -5,7 +5,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 MAX_ID = 2**31 - 1  # ids and offsets fit a 32-bit signed INTEGER on every database (else: a clear 422, not a 500)
 
 

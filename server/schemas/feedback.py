@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from server.schemas.ingest import ClassName, check_relabel
+from heartbeat_core.domain import ClassName
+from server.schemas.ingest import check_relabel
 
 
 class FeedbackCreate(BaseModel):

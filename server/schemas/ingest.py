@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,9 +26,9 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic.config import JsonDict
 
-CLASS_NAMES = ("N", "S", "V", "F", "Q")
-ClassName = Literal["N", "S", "V", "F", "Q"]
+from heartbeat_core.domain import AAMI_CLASSES, ClassName
 
 U8 = Annotated[int, Field(ge=0, le=0xFF)]
 U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
@@ -53,8 +54,8 @@ Timestamp = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_t
 
 
 def _five_scores(value: list[int]) -> list[int]:
-    if len(value) != len(CLASS_NAMES):
-        raise ValueError(f"expected {len(CLASS_NAMES)} scores, got {len(value)}")
+    if len(value) != len(AAMI_CLASSES):
+        raise ValueError(f"expected {len(AAMI_CLASSES)} scores, got {len(value)}")
     return value
 
 
@@ -184,12 +185,12 @@ class FeedbackItem(_Strict):
 
 
 IngestItem = Annotated[
-    Union[HelloItem, BeatItem, AlertItem, StatusItem, GapItem, FeedbackItem],
+    HelloItem | BeatItem | AlertItem | StatusItem | GapItem | FeedbackItem,
     Field(discriminator="type"),
 ]
 
 _EXAMPLE_TIME = "2026-11-24T20:15:03.120Z"
-INGEST_EXAMPLE = {
+INGEST_EXAMPLE: JsonDict = {
     "device_id": "hb-qemu-0001",
     "items": [
         {"type": "hello", "boot_id": 305419896, "seq": 1, "received_at": _EXAMPLE_TIME,
@@ -208,7 +209,7 @@ INGEST_EXAMPLE = {
 }
 
 
-ITEM_ADAPTER: TypeAdapter = TypeAdapter(IngestItem)
+ITEM_ADAPTER: TypeAdapter[IngestItem] = TypeAdapter(IngestItem)
 
 
 def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +227,8 @@ def _inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
             return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
         return {k: walk(v) for k, v in node.items() if k != "discriminator"}
 
-    return walk(schema)
+    inlined: dict[str, Any] = walk(schema)
+    return inlined
 
 
 ITEMS_SCHEMA = {"type": "array", "minItems": 1, "items": _inline_refs(ITEM_ADAPTER.json_schema()),
@@ -252,7 +254,7 @@ def error_field(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def error_message(err: dict[str, Any]) -> str:
+def error_message(err: Mapping[str, object]) -> str:
     msg = str(err.get("msg", "invalid"))
     if err.get("type") == "value_error" and msg.startswith("Value error, "):
         return msg[len("Value error, "):]
@@ -264,7 +266,7 @@ def error_message(err: dict[str, Any]) -> str:
     return msg
 
 
-def validate_items(items: list[Any], device_id: str) -> tuple[list[tuple[int, Any]], list["ItemError"]]:
+def validate_items(items: list[Any], device_id: str) -> tuple[list[tuple[int, Any]], list[ItemError]]:
     """Every item validated on its own: the valid ones (index, item) and an ItemError for each problem."""
     valid: list[tuple[int, Any]] = []
     errors: list[ItemError] = []

@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-ClassName = Literal["N", "S", "V", "F", "Q"]
 
 
 class ModelVersionPublic(BaseModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonValue
 
-from server.schemas.models import ClassName
+from heartbeat_core.domain import ClassName
 
 Int8 = Annotated[int, Field(ge=-128, le=127, strict=True)]
-_EXAMPLE_BEAT = [0] * 30 + [12, 40, 90, 127, 60, -20, -45, -30] + [-5] * 90
+_EXAMPLE_BEAT: list[JsonValue] = [*[0] * 30, 12, 40, 90, 127, 60, -20, -45, -30, *[-5] * 90]
 
 
 class PredictRequest(BaseModel):

@@ -50,7 +50,7 @@ class RetrainParams(BaseModel):
     note: str | None = Field(None, max_length=500, description="Why this job was started.")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "RetrainParams":
+    def _consistent(self) -> RetrainParams:
         if self.data == "recent" and self.sample_size is None:
             raise ValueError("data='recent' needs sample_size (how many beats to train on)")
         if self.data == "full" and (self.sample_size is not None or self.recent_days is not None):

@@ -14,19 +14,21 @@ Rejects without a class say only that the prediction was wrong, not what the bea
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Result, func, select
 from sqlalchemy.orm import Session
 
+from heartbeat_core.domain import AAMI_CLASSES, RR_FEATURES, WINDOW_LEN, WINDOW_POST, WINDOW_PRE
 from server.models.identity import Device
 from server.models.telemetry import Alert, Beat, Feedback
 
-CLASS_NAMES = ("N", "S", "V", "F", "Q")
+if TYPE_CHECKING:
+    from toolchain.data import BeatSet
 
 
-def _labelled_alerts(session: Session, since: datetime | None):
+def _labelled_alerts(session: Session, since: datetime | None) -> Result[Alert, datetime, str]:
     latest = (select(Feedback.alert_id, func.max(Feedback.created_at).label("judged_at"))
               .group_by(Feedback.alert_id).subquery())
     query = (select(Alert, latest.c.judged_at, Device.device_uid)
@@ -45,7 +47,7 @@ def _boot_peaks(session: Session, device_id: int, boot_id: int) -> np.ndarray:
     return np.unique(np.fromiter(rows, dtype=np.int64))
 
 
-def rr_of(peaks: np.ndarray, r: int):
+def rr_of(peaks: np.ndarray, r: int) -> tuple[int, int, int, int] | None:
     """(pre, post, long_sum, long_count) for the beat at R peak r among a boot's sorted peaks, or None."""
     from toolchain.dsp import RR_LONG_HISTORY
 
@@ -60,14 +62,21 @@ def rr_of(peaks: np.ndarray, r: int):
     return int(intervals[-1]), post, int(recent.sum()), int(len(recent))
 
 
-def labelled_beats(session: Session, since: datetime | None = None, limit: int | None = None):
+def labelled_beats(session: Session, since: datetime | None = None,
+                   limit: int | None = None) -> tuple[BeatSet, dict[str, int]]:
     """(BeatSet of the usable labelled beats, newest verdict first, at most `limit`; counts of used and skipped
     alerts)."""
     from toolchain import dsp
     from toolchain.data import BeatSet
 
     counts = {"labelled_alerts": 0, "usable": 0, "window_outside_ecg": 0, "no_next_beat": 0}
-    xs, rrs, ys, records, samples, pres, posts = [], [], [], [], [], [], []
+    xs: list[np.ndarray] = []
+    rrs: list[np.ndarray] = []
+    ys: list[int] = []
+    records: list[str] = []
+    samples: list[int] = []
+    pres: list[int] = []
+    posts: list[int] = []
     peaks_cache: dict[tuple[int, int], np.ndarray] = {}
     for alert, _judged, device_uid in _labelled_alerts(session, since):
         if limit is not None and counts["usable"] >= limit:
@@ -75,7 +84,7 @@ def labelled_beats(session: Session, since: datetime | None = None, limit: int |
         counts["labelled_alerts"] += 1
         ecg = np.asarray(alert.ecg_samples, dtype=np.int64)
         r_rel = int(alert.r_sample) - int(alert.ecg_start or 0)
-        if r_rel - dsp.WINDOW_PRE < 0 or r_rel + dsp.WINDOW_POST > ecg.size:
+        if r_rel - WINDOW_PRE < 0 or r_rel + WINDOW_POST > ecg.size:
             counts["window_outside_ecg"] += 1
             continue
         key = (alert.device_id, alert.boot_id)
@@ -88,20 +97,15 @@ def labelled_beats(session: Session, since: datetime | None = None, limit: int |
         pre, post, long_sum, long_count = rr
         xs.append(dsp.beat_window(ecg, r_rel))
         rrs.append(dsp.rr_features(pre, post, long_sum, long_count))
-        ys.append(CLASS_NAMES.index(alert.true_label))
+        ys.append(AAMI_CLASSES.index(alert.true_label))
         records.append(f"device:{device_uid}:{alert.boot_id}")
         samples.append(int(alert.r_sample))
         pres.append(pre)
         posts.append(post)
         counts["usable"] += 1
-    beats = BeatSet("device", np.asarray(xs, dtype=np.int8).reshape(-1, dsp.WINDOW_LEN),
-                    np.asarray(rrs, dtype=np.int8).reshape(-1, dsp.RR_FEATURES), np.asarray(ys, dtype=np.int64),
+    beats = BeatSet("device", np.asarray(xs, dtype=np.int8).reshape(-1, WINDOW_LEN),
+                    np.asarray(rrs, dtype=np.int8).reshape(-1, RR_FEATURES), np.asarray(ys, dtype=np.int64),
                     np.asarray(records, dtype=str), np.asarray(samples, dtype=np.int64),
                     np.asarray(pres, dtype=np.int64), np.asarray(posts, dtype=np.int64),
                     {"source": "clinician feedback", **counts})
     return beats, counts
-
-
-def save_beats(beats, path: Path) -> None:
-    np.savez_compressed(path, x=beats.x, rr=beats.rr, y=beats.y, record=beats.record, sample=beats.sample,
-                        pre_rr=beats.pre_rr, post_rr=beats.post_rr)

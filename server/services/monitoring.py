@@ -15,18 +15,32 @@ and recall cannot see abnormal beats the model called N. Test-set metrics come f
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from heartbeat_core.domain import AAMI_CLASSES
+from server.core.settings import Settings
+from server.models.base import Base
 from server.models.identity import Device, DeviceToken, User
 from server.models.ml import Job, JobStatus, PredictionLog, PredictionSource, Promotion
-from server.models.telemetry import (Alert, AlertStatus, Beat, DeviceStatus, Feedback, FeedbackAction,
-                                     FeedbackSource, Gap, Hello, IngestBatch)
+from server.models.telemetry import (
+    Alert,
+    AlertStatus,
+    Beat,
+    DeviceStatus,
+    Feedback,
+    FeedbackAction,
+    FeedbackSource,
+    Gap,
+    Hello,
+    IngestBatch,
+)
 from server.services.registry import NoChampion, champion_files, champion_info, list_versions
 
-CLASS_NAMES = ("N", "S", "V", "F", "Q")
 UNKNOWN = "?"
 DEFINITIONS = (
     "Judged alerts of devices running the champion (HELLO model sha256), received in the window. confirm: true "
@@ -42,11 +56,11 @@ def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 6) if den else None
 
 
-def score(pairs: list[tuple[str, str]], classes=CLASS_NAMES) -> dict:
+def score(pairs: list[tuple[str, str]], classes: Sequence[str] = AAMI_CLASSES) -> dict[str, Any]:
     """Metrics of (predicted, true) pairs; true may be UNKNOWN (known to be wrong, class unknown)."""
     n = len(pairs)
     correct = sum(1 for p, t in pairs if p == t)
-    per_class = {}
+    per_class: dict[str, dict[str, Any]] = {}
     for c in classes:
         tp = sum(1 for p, t in pairs if p == c and t == c)
         predicted = sum(1 for p, _ in pairs if p == c)
@@ -56,10 +70,10 @@ def score(pairs: list[tuple[str, str]], classes=CLASS_NAMES) -> dict:
     return {"n": n, "accuracy": _ratio(correct, n), "per_class": per_class}
 
 
-def card_test_metrics(card: dict) -> dict:
+def card_test_metrics(card: dict[str, Any]) -> dict[str, Any]:
     report = (card.get("metrics") or {}).get("int8_tflm") or {}
-    per_class = {}
-    for c in CLASS_NAMES:
+    per_class: dict[str, dict[str, Any]] = {}
+    for c in AAMI_CLASSES:
         m = (report.get("per_class") or {}).get(c) or {}
         per_class[c] = {"precision": m.get("precision"), "recall": m.get("recall"), "tp": int(m.get("tp", 0)),
                         "predicted": int(m.get("predicted", 0)), "support": int(m.get("support", 0))}
@@ -70,11 +84,11 @@ def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else round(a - b, 6)
 
 
-def champion_report(session: Session, settings, window_days: int | None = None,
-                    now: datetime | None = None) -> dict:
+def champion_report(session: Session, settings: Settings, window_days: int | None = None,
+                    now: datetime | None = None) -> dict[str, Any]:
     files = champion_files(settings)  # NoChampion when none is promoted
     days = window_days or settings.monitoring_window_days
-    until = now or datetime.now(timezone.utc)
+    until = now or datetime.now(UTC)
     since = until - timedelta(days=days)
     runs_champion = exists().where(and_(Hello.device_id == Alert.device_id, Hello.boot_id == Alert.boot_id,
                                         Hello.model_sha256 == files.sha256))
@@ -102,25 +116,25 @@ def champion_report(session: Session, settings, window_days: int | None = None,
                   "per_class": {c: {"precision": _diff(field["per_class"][c]["precision"],
                                                        test["per_class"][c]["precision"]),
                                     "recall": _diff(field["per_class"][c]["recall"], test["per_class"][c]["recall"])}
-                                for c in CLASS_NAMES}}
+                                for c in AAMI_CLASSES}}
     return {"model_version": files.version, "model_sha256": files.sha256, "window_days": days, "since": since,
             "until": until, "field": field, "test_set": test, "difference": difference,
             "other_models_labelled": int(other), "definitions": DEFINITIONS}
 
 
-def _count(session: Session, model, *where) -> int:
+def _count(session: Session, model: type[Base], *where: ColumnElement[bool]) -> int:
     return int(session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
 
 
-def _grouped(session: Session, column, names) -> dict[str, int]:
+def _grouped(session: Session, column: InstrumentedAttribute[Any], names: Iterable[str]) -> dict[str, int]:
     found = {getattr(k, "value", k): int(v) for k, v in session.execute(select(column, func.count()).group_by(column))}
     return {name: found.get(name, 0) for name in names}
 
 
-def everything(session: Session, settings) -> dict:
-    now = datetime.now(timezone.utc)
+def everything(session: Session, settings: Settings) -> dict[str, Any]:
+    now = datetime.now(UTC)
     users = _grouped(session, User.role, ("admin", "engineer", "clinician"))
-    beats = _grouped(session, Beat.label, CLASS_NAMES)
+    beats = _grouped(session, Beat.label, AAMI_CLASSES)
     alerts = _grouped(session, Alert.status, [s.value for s in AlertStatus])
     feedback = {**_grouped(session, Feedback.action, [a.value for a in FeedbackAction]),
                 **_grouped(session, Feedback.source, [s.value for s in FeedbackSource])}
@@ -135,7 +149,8 @@ def everything(session: Session, settings) -> dict:
     try:
         versions = list_versions(settings)
         champion = champion_info(settings)
-        models = {"registered_versions": len(versions), "champion": champion.version if champion else None}
+        models: dict[str, int | None] = {"registered_versions": len(versions),
+                                         "champion": champion.version if champion else None}
     except Exception:  # the registry being unreachable must not hide the database's numbers
         models = {"registered_versions": None, "champion": None}
     try:

@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from heartbeat_core.domain import RR_FEATURES, WINDOW_LEN
 from server.core.errors import ConflictError, InvalidError
 from server.core.logging import get_logger
+from server.core.settings import Settings
 from server.models.ml import PredictionLog, PredictionSource
 from server.services.registry import ModelFiles, champion_files, toolchain_settings
 
-log = get_logger("predict")
+if TYPE_CHECKING:
+    from toolchain.data import BeatSet
 
-WINDOW_LEN = 128
-RR_FEATURES = 3
+log = get_logger("predict")
 
 
 @dataclass
@@ -46,7 +50,8 @@ class Prediction:
     rr: list[int] | None = None
 
 
-def _interpreter(files: ModelFiles):
+def _interpreter(files: ModelFiles) -> tuple[Any, list[str], float, int]:
+    """(the TFLM interpreter, the model's inputs in order, the output's scale and zero point) of a model."""
     if files.interpreter is None:
         from tflite_micro.python.tflite_micro import runtime
 
@@ -54,7 +59,7 @@ def _interpreter(files: ModelFiles):
         order = [("beat" if len(d["shape"]) == 4 else "rr") for d in sorted(files.card.get("inputs") or [],
                                                                           key=lambda d: d["index"])]
         if not order:  # a card without its inputs: ask the interpreter (it prints when asked one too many)
-            from toolchain.ui import captured_native_output
+            from heartbeat_core.ui import captured_native_output
 
             with captured_native_output():
                 for i in range(8):
@@ -68,7 +73,7 @@ def _interpreter(files: ModelFiles):
     return files.interpreter
 
 
-def check_inputs(beat, rr) -> tuple[np.ndarray, np.ndarray]:
+def check_inputs(beat: Sequence[int], rr: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """The two inputs as int8 arrays; Invalid naming the field when a length or a value is wrong."""
     for name, values, n in (("beat", beat, WINDOW_LEN), ("rr", rr, RR_FEATURES)):
         if len(values) != n:
@@ -113,7 +118,8 @@ def _log(session: Session, p: Prediction, user_id: int | None, source: Predictio
              p.sample, user_id)
 
 
-def predict(session: Session, settings, user_id: int | None, beat, rr) -> Prediction:
+def predict(session: Session, settings: Settings, user_id: int | None, beat: Sequence[int],
+            rr: Sequence[int]) -> Prediction:
     b, r = check_inputs(beat, rr)
     files = champion_files(settings)
     p = _prediction(files, run_model(files, b, r))
@@ -123,11 +129,11 @@ def predict(session: Session, settings, user_id: int | None, beat, rr) -> Predic
 
 # ----------------------------------------------------------------------------------- the test set
 
-_beats: dict[tuple, object] = {}
+_beats: dict[tuple[str, str, str], BeatSet] = {}
 _beats_lock = threading.Lock()
 
 
-def champion_test_beats(settings, files: ModelFiles, record: str):
+def champion_test_beats(settings: Settings, files: ModelFiles, record: str) -> BeatSet:
     """The device beats of one test record (BeatSet), built once per process (and cached on disk)."""
     from toolchain.data import build_beats
 
@@ -140,9 +146,9 @@ def champion_test_beats(settings, files: ModelFiles, record: str):
         return _beats[key]
 
 
-def predict_random(session: Session, settings, user_id: int | None, record: str | None = None,
+def predict_random(session: Session, settings: Settings, user_id: int | None, record: str | None = None,
                    rng: random.Random | None = None) -> Prediction:
-    from toolchain.errors import DataError
+    from heartbeat_core.errors import DataError
 
     files = champion_files(settings)
     records = files.test_records
@@ -158,6 +164,7 @@ def predict_random(session: Session, settings, user_id: int | None, record: str 
         raise ConflictError(f"the test record {chosen} cannot be read: {exc.one_line()}") from exc
     if len(beats) == 0:
         raise ConflictError(f"test record {chosen} has no labelled beats")
+    assert beats.rr is not None  # device beats carry their RR features
     i = rng.randrange(len(beats))
     beat, rr = beats.x[i].astype(np.int8), beats.rr[i].astype(np.int8)
     p = _prediction(files, run_model(files, beat, rr))

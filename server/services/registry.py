@@ -5,33 +5,38 @@ toolchain settings derived from the server's Settings, so the CLI (`heartbeat pr
 the same registry and apply the same gate (`toolchain.gate`).
 
 The champion's files (model_int8.tflite, card.json) are fetched once per version from the version's artifact
-source into <state_dir>/server/model-cache/<version>-<sha256 prefix>/ and checked against the sha256 the registry recorded;
-versions are immutable, so the cache never goes stale. The `champion` alias is read from the registry and
+source into <state_dir>/server/model-cache/<version>-<sha256 prefix>/ and checked against the sha256 the registry
+recorded; versions are immutable, so the cache never goes stale. The `champion` alias is read from the registry and
 remembered for CHAMPION_TTL_SECONDS (another process, e.g. `heartbeat promote`, may move it).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlparse
 
 from sqlalchemy.orm import Session
 
+from heartbeat_core.settings import HeartbeatSettings
 from server.core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from server.core.logging import get_logger
+from server.core.settings import Settings
+from server.models.identity import Role, User
 from server.models.ml import Promotion
+from toolchain.model_files import CARD_NAME, TFLITE_NAME, sha256_hex
+
+if TYPE_CHECKING:
+    from toolchain.registry import VersionInfo
 
 log = get_logger("models")
 
-MODEL_FILE = "model_int8.tflite"
-CARD_FILE = "card.json"
 
 
 class NoChampion(Exception):
@@ -42,14 +47,18 @@ class NoChampion(Exception):
                          "POST /api/v1/models/{version}/promote (or `heartbeat promote N`)")
 
 
-def toolchain_settings(settings):
-    """ToolchainSettings for the same data, state, models and MLflow store as the server's Settings."""
-    return settings.toolchain_settings()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _registry_call(fn, *args, **kwargs):
+def toolchain_settings(settings: Settings) -> HeartbeatSettings:
+    """HeartbeatSettings for the same data, state, models and MLflow store as the server's Settings."""
+    return settings.base_settings()
+
+
+def _registry_call(fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
     """toolchain.registry errors (MLflow unreachable, bad input) become domain errors."""
-    from toolchain.errors import DataError, HeartbeatError
+    from heartbeat_core.errors import DataError, HeartbeatError
 
     try:
         return fn(*args, **kwargs)
@@ -61,13 +70,13 @@ def _registry_call(fn, *args, **kwargs):
         raise
 
 
-def list_versions(settings) -> list:
+def list_versions(settings: Settings) -> list[VersionInfo]:
     from toolchain import registry
 
     return _registry_call(registry.list_versions, toolchain_settings(settings))
 
 
-def get_version(settings, version: int):
+def get_version(settings: Settings, version: int) -> VersionInfo:
     for info in list_versions(settings):
         if info.version == version:
             return info
@@ -75,10 +84,10 @@ def get_version(settings, version: int):
 
 
 CHAMPION_TTL_SECONDS = 5.0
-_champion_cache: dict[tuple[str, str], tuple[float, Any]] = {}
+_champion_cache: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
 
 
-def champion_info(settings, fresh: bool = False):
+def champion_info(settings: Settings, fresh: bool = False) -> VersionInfo | None:
     """The champion's VersionInfo, or None. A found champion is remembered for CHAMPION_TTL_SECONDS (a registry
     query costs ~50 ms, most of a prediction): a promotion through this process is seen at once, one made
     elsewhere (`heartbeat promote`, another API process) within that time. "No champion" is never remembered."""
@@ -105,10 +114,10 @@ def source_path(source: str) -> Path | None:
     return None
 
 
-def production_path(info) -> str:
+def production_path(info: VersionInfo) -> str:
     """Where the version's int8 model lives (what a firmware build or a bridge fetches)."""
     local = source_path(info.source)
-    return str(local / MODEL_FILE) if local is not None else f"{info.source.rstrip('/')}/{MODEL_FILE}"
+    return str(local / TFLITE_NAME) if local is not None else f"{info.source.rstrip('/')}/{TFLITE_NAME}"
 
 
 # ----------------------------------------------------------------------------------- the champion's files
@@ -122,7 +131,9 @@ class ModelFiles:
     sha256: str
     folder: Path
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one invoke at a time
-    interpreter: Any = field(default=None, repr=False)
+    # made by services/predict.py on first use: (the tflite_micro interpreter, an untyped library; the model's
+    # inputs in order, "beat" or "rr"; the output's scale and zero point)
+    interpreter: tuple[Any, list[str], float, int] | None = field(default=None, repr=False)
 
     @property
     def class_names(self) -> list[str]:
@@ -137,25 +148,25 @@ _files: dict[tuple[str, int], ModelFiles] = {}
 _files_lock = threading.Lock()
 
 
-def _fetch(settings, info) -> Path:
+def _fetch(settings: Settings, info: VersionInfo) -> Path:
     # keyed by version and the registry's sha256: a new MLflow store's version 1 is not the old store's
-    sha = (info.tags.get("model_sha256") or "unknown")[:16]
+    sha = (info.model_sha256 or "unknown")[:16]
     folder = Path(settings.state_dir) / "server" / "model-cache" / f"{info.version}-{sha}"
-    if (folder / MODEL_FILE).is_file() and (folder / CARD_FILE).is_file():
+    if (folder / TFLITE_NAME).is_file() and (folder / CARD_NAME).is_file():
         return folder
     local = source_path(info.source)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{info.version}-", dir=folder.parent))  # private to this fetch
     try:
         if local is not None and local.is_dir():
-            for name in (MODEL_FILE, CARD_FILE):
+            for name in (TFLITE_NAME, CARD_NAME):
                 if not (local / name).is_file():
                     raise ConflictError(f"model version {info.version} has no {name} in its artifacts ({local})")
                 (tmp / name).write_bytes((local / name).read_bytes())
         else:
             import mlflow.artifacts
 
-            for name in (MODEL_FILE, CARD_FILE):
+            for name in (TFLITE_NAME, CARD_NAME):
                 mlflow.artifacts.download_artifacts(artifact_uri=f"{info.source.rstrip('/')}/{name}",
                                                     dst_path=str(tmp),
                                                     tracking_uri=toolchain_settings(settings).tracking_uri)
@@ -166,12 +177,12 @@ def _fetch(settings, info) -> Path:
         tmp.replace(folder)
     except OSError:  # another process finished the same fetch first: keep its copy
         shutil.rmtree(tmp, ignore_errors=True)
-        if not (folder / MODEL_FILE).is_file() or not (folder / CARD_FILE).is_file():
+        if not (folder / TFLITE_NAME).is_file() or not (folder / CARD_NAME).is_file():
             raise
     return folder
 
 
-def model_files(settings, info) -> ModelFiles:
+def model_files(settings: Settings, info: VersionInfo) -> ModelFiles:
     """The version's model and card, fetched once and checked against the registry's sha256."""
     key = (str(settings.state_dir), int(info.version))
     with _files_lock:
@@ -179,21 +190,21 @@ def model_files(settings, info) -> ModelFiles:
         if cached is not None:
             return cached
         folder = _fetch(settings, info)
-        flatbuffer = (folder / MODEL_FILE).read_bytes()
-        sha = hashlib.sha256(flatbuffer).hexdigest()
-        expected = info.tags.get("model_sha256")
+        flatbuffer = (folder / TFLITE_NAME).read_bytes()
+        sha = sha256_hex(flatbuffer)
+        expected = info.model_sha256
         if expected and expected != sha:
-            raise ConflictError(f"model version {info.version}: {MODEL_FILE} has sha256 {sha[:12]}..., the registry "
+            raise ConflictError(f"model version {info.version}: {TFLITE_NAME} has sha256 {sha[:12]}..., the registry "
                            f"recorded {expected[:12]}...; the artifact was changed after registration")
-        card = json.loads((folder / CARD_FILE).read_text())
+        card = json.loads((folder / CARD_NAME).read_text())
         if card.get("sha256") and card["sha256"] != sha:
-            raise ConflictError(f"model version {info.version}: card.json disagrees with {MODEL_FILE} (sha256)")
+            raise ConflictError(f"model version {info.version}: {CARD_NAME} disagrees with {TFLITE_NAME} (sha256)")
         files = ModelFiles(int(info.version), flatbuffer, card, sha, folder)
         _files[key] = files
         return files
 
 
-def champion_files(settings) -> ModelFiles:
+def champion_files(settings: Settings) -> ModelFiles:
     info = champion_info(settings)
     if info is None:
         raise NoChampion()
@@ -203,7 +214,7 @@ def champion_files(settings) -> ModelFiles:
 # ----------------------------------------------------------------------------------- promotion
 
 
-def promote(session: Session, settings, version: int, user, note: str | None = None,
+def promote(session: Session, settings: Settings, version: int, user: User, note: str | None = None,
             force: bool = False) -> Promotion:
     """Move `champion` to `version` through the gate; record the attempt (passed or not) as a Promotion row.
 
@@ -211,10 +222,10 @@ def promote(session: Session, settings, version: int, user, note: str | None = N
     `production_path`). Failing: Conflict with the gate's reasons; the registry is unchanged.
     Forcing past a failed gate (a rollback) is for administrators and needs a note.
     """
+    from heartbeat_core.errors import GateError
     from toolchain import registry
-    from toolchain.errors import GateError
 
-    if force and getattr(user, "role", None) is not None and str(getattr(user.role, "value", user.role)) != "admin":
+    if force and user.role != Role.admin:
         raise ForbiddenError("only an administrator may force a promotion past the gate")
     info = get_version(settings, version)
     previous = champion_info(settings, fresh=True)
@@ -252,10 +263,10 @@ def promote(session: Session, settings, version: int, user, note: str | None = N
     return row
 
 
-def _tag_production_path(tc, version: int, path: str) -> None:
-    from toolchain import registry
+def _tag_production_path(tc: HeartbeatSettings, version: int, path: str) -> None:
+    from toolchain.mlflow_store import open_client
 
-    client = registry._client(tc)
+    client = open_client(tc)
     client.set_model_version_tag(tc.registered_model_name, str(version), "production_path", path)
 
 

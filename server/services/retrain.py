@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session
 
 from server.core.errors import ConflictError, NotFoundError
+from server.core.settings import Settings
 from server.models.ml import FINISHED_STATUSES, Job, JobKind, JobStatus
 
 LOG_FILE = "job.log"
@@ -27,14 +28,20 @@ MAX_LOG_CHUNK = 256 * 1024
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def job_dir(settings, job_id: int) -> Path:
-    return Path(settings.jobs_dir) / str(job_id)
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE matched (its result is a CursorResult; Session.execute is typed for any statement)."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
-def create_job(session: Session, settings, params: dict[str, Any], user_id: int | None) -> Job:
+def job_dir(settings: Settings, job_id: int) -> Path:
+    return settings.jobs_folder / str(job_id)
+
+
+def create_job(session: Session, settings: Settings, params: dict[str, Any], user_id: int | None) -> Job:
     job = Job(kind=JobKind.retrain, status=JobStatus.queued, params=params, created_by=user_id)
     session.add(job)
     session.flush()
@@ -73,7 +80,7 @@ def list_jobs(session: Session, status: str | None = None, limit: int = 50, offs
     return items, int(session.scalar(count) or 0)
 
 
-def read_log(settings, job: Job, offset: int = 0, limit: int = 65536) -> tuple[str, int, int]:
+def read_log(settings: Settings, job: Job, offset: int = 0, limit: int = 65536) -> tuple[str, int, int]:
     """(text from `offset`, next offset, file size); a job that has not started yet has an empty log."""
     path = Path(job.log_path) if job.log_path else job_dir(settings, job.id) / LOG_FILE
     if not path.is_file():
@@ -96,7 +103,7 @@ def cancel_job(session: Session, job_id: int) -> Job:
         result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.queued)
                                  .values(status=JobStatus.cancelled, finished_at=_now(), cancel_requested=True,
                                          error="cancelled before it started"))
-        if result.rowcount == 0:  # the worker claimed it in the meantime
+        if _rowcount(result) == 0:  # the worker claimed it in the meantime
             session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
     else:
         session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
@@ -121,7 +128,7 @@ def claim_next(session: Session, worker: str) -> Job | None:
         now = _now()
         result = session.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.queued)
                                  .values(status=JobStatus.running, worker=worker, started_at=now, heartbeat_at=now))
-        if result.rowcount == 1:
+        if _rowcount(result) == 1:
             job = session.get(Job, job_id, populate_existing=True)
             session.commit()
             return job
@@ -137,7 +144,7 @@ def heartbeat(session: Session, job_id: int) -> bool:
     return cancel
 
 
-def finish(session: Session, job_id: int, status: JobStatus, result: dict | None = None,
+def finish(session: Session, job_id: int, status: JobStatus, result: dict[str, Any] | None = None,
            error: str | None = None) -> None:
     values: dict[str, Any] = {"status": status, "finished_at": _now(), "error": error}
     if result is not None:

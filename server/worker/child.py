@@ -13,11 +13,12 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def _write_result(folder: Path, result: dict) -> None:
+def _write_result(folder: Path, result: dict[str, Any]) -> None:
     tmp = folder / "result.json.tmp"
     tmp.write_text(json.dumps(result, indent=2, sort_keys=True))
     os.replace(tmp, folder / "result.json")
@@ -35,8 +36,8 @@ def _leave_a_core_free() -> None:
 def run(folder: Path) -> int:
     from rich.console import Console
 
-    from toolchain import ui
-    from toolchain.errors import HeartbeatError
+    from heartbeat_core import ui
+    from heartbeat_core.errors import HeartbeatError
 
     spec = json.loads((folder / "run.json").read_text())
     log = logging.getLogger("server.worker.job")
@@ -44,23 +45,19 @@ def run(folder: Path) -> int:
     ui.console = Console(file=sys.stdout, force_terminal=False, width=120)
     params = spec["params"]
     try:
+        from heartbeat_core.settings import HeartbeatSettings
         from toolchain.data import BeatSet
         from toolchain.job import run_training_job
-        from toolchain.settings import ToolchainSettings
         from toolchain.train import TrainParams
 
-        import numpy as np
-
         _leave_a_core_free()
-        tc = ToolchainSettings(**spec["toolchain"])
+        tc = HeartbeatSettings(**spec["toolchain"])
         train = TrainParams(epochs=params["epochs"], batch_size=params["batch_size"],
                             learning_rate=params["learning_rate"], class_weighting=params["class_weighting"],
                             patience=params["patience"], seed=params["seed"])
         extra = None
         if spec.get("extra_beats"):
-            with np.load(spec["extra_beats"], allow_pickle=False) as z:
-                extra = BeatSet("device", z["x"], z["rr"], z["y"], z["record"], z["sample"], z["pre_rr"],
-                                z["post_rr"])
+            extra = BeatSet.load(spec["extra_beats"], "device")
             log.info("clinician-labelled beats added to training: %d", len(extra))
         sample = params.get("sample_size") if params.get("data") == "recent" else None
         records = params.get("train_records")

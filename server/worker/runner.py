@@ -21,11 +21,16 @@ import socket
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.core.logging import LOGGER_NAME, get_logger
-from server.models.ml import JobStatus
+from server.core.settings import Settings
+from server.models.ml import Job, JobStatus
 from server.services import retrain
 
 log = get_logger("worker")
@@ -40,12 +45,12 @@ def worker_name() -> str:
 
 
 def _job_log(path: Path, message: str) -> None:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
     with path.open("a", encoding="utf-8") as f:
         f.write(f"{stamp} worker: {message}\n")
 
 
-def _toolchain_spec(settings) -> dict:
+def _toolchain_spec(settings: Settings) -> dict[str, str]:
     from server.services.registry import toolchain_settings
 
     tc = toolchain_settings(settings)
@@ -54,26 +59,26 @@ def _toolchain_spec(settings) -> dict:
             "mlflow_experiment": tc.mlflow_experiment, "registered_model_name": tc.registered_model_name}
 
 
-def _prepare(session, settings, job, folder: Path, log_path: Path) -> dict:
-    from server.services.labelled import labelled_beats, save_beats
+def _prepare(session: Session, settings: Settings, job: Job, folder: Path, log_path: Path) -> dict[str, Any]:
+    from server.services.labelled import labelled_beats
 
     params = job.params
     extra_file = None
-    counts: dict = {}
+    counts: dict[str, int] = {}
     if params.get("include_confirmed", True):
         since = None
         limit = None
         if params.get("data") == "recent":
             days = params.get("recent_days") or settings.monitoring_window_days
-            since = datetime.now(timezone.utc) - timedelta(days=days)
+            since = datetime.now(UTC) - timedelta(days=days)
             limit = params.get("sample_size")
         beats, counts = labelled_beats(session, since=since, limit=limit)
         _job_log(log_path, f"clinician-labelled beats: {len(beats)} usable ({json.dumps(counts, sort_keys=True)})")
         if len(beats):
             extra_file = folder / "labelled_beats.npz"
-            save_beats(beats, extra_file)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    spec = {
+            beats.save(extra_file)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    spec: dict[str, Any] = {
         "job_id": job.id,
         "params": params,
         "toolchain": _toolchain_spec(settings),
@@ -99,7 +104,7 @@ def _background_priority() -> None:
     os.nice(CHILD_NICE)
 
 
-def _start_child(folder: Path, log_path: Path) -> subprocess.Popen:
+def _start_child(folder: Path, log_path: Path) -> subprocess.Popen[bytes]:
     root = str(Path(__file__).resolve().parent.parent.parent)
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -113,7 +118,7 @@ def _start_child(folder: Path, log_path: Path) -> subprocess.Popen:
         out.close()
 
 
-def _stop_child(child: subprocess.Popen) -> None:
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
     if child.poll() is not None:
         return
     try:
@@ -126,7 +131,8 @@ def _stop_child(child: subprocess.Popen) -> None:
         pass
 
 
-def run_job(sessionmaker, settings, job_id: int, stop: threading.Event, poll_interval: float) -> JobStatus:
+def run_job(sessionmaker: sessionmaker[Session], settings: Settings, job_id: int, stop: threading.Event,
+            poll_interval: float) -> JobStatus:
     """Run one claimed job to its end; returns the status it ended with."""
     folder = retrain.job_dir(settings, job_id)
     folder.mkdir(parents=True, exist_ok=True)
@@ -182,8 +188,8 @@ def run_job(sessionmaker, settings, job_id: int, stop: threading.Event, poll_int
         return JobStatus.failed
 
 
-def run_worker(settings, *, once: bool = False, poll_interval: float = 1.0,
-               stop: threading.Event | None = None, engine=None) -> int:
+def run_worker(settings: Settings, *, once: bool = False, poll_interval: float = 1.0,
+               stop: threading.Event | None = None, engine: Engine | None = None) -> int:
     """Poll for queued jobs and run them until `stop` is set (or, with once=True, until the queue is empty).
 
     Returns the number of jobs run. SIGTERM/SIGINT (when run in the main thread) stop it cleanly.
@@ -204,8 +210,8 @@ def run_worker(settings, *, once: bool = False, poll_interval: float = 1.0,
     try:
         while not stop.is_set():
             with sessionmaker() as session:
-                for job_id in retrain.reap_stale(session, STALE_AFTER):
-                    log.warning("job %s: its worker stopped sending heartbeats; marked failed", job_id)
+                for stale_id in retrain.reap_stale(session, STALE_AFTER):
+                    log.warning("job %s: its worker stopped sending heartbeats; marked failed", stale_id)
                 job = retrain.claim_next(session, name)
                 job_id = job.id if job else None
             if job_id is None:
@@ -224,12 +230,12 @@ def run_worker(settings, *, once: bool = False, poll_interval: float = 1.0,
     return done
 
 
-def _worker_log(settings) -> logging.Handler:
+def _worker_log(settings: Settings) -> logging.Handler:
     """<log_dir>/worker.log (rotating, like app.log; a file of its own, since two processes must not rotate one)."""
     from logging.handlers import RotatingFileHandler
 
-    Path(settings.log_dir).mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(Path(settings.log_dir) / "worker.log", maxBytes=settings.log_max_bytes,
+    settings.log_folder.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(settings.log_folder / "worker.log", maxBytes=settings.log_max_bytes,
                                   backupCount=settings.log_backup_count, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger(LOGGER_NAME)
@@ -242,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m server.worker.runner [--once] [--poll-interval S]` (the same as `heartbeat server worker`)."""
     import argparse
 
+    from heartbeat_core.errors import HeartbeatError
     from server.core.settings import load_settings
-    from toolchain.errors import HeartbeatError
 
     parser = argparse.ArgumentParser(prog="python -m server.worker.runner", description=main.__doc__)
     parser.add_argument("--once", action="store_true", help="run the queued jobs, then stop")

@@ -20,10 +20,12 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import Server, TcpRelay, wait_until
 
-from edge_bridge import emulator, wire
+from edge_bridge import wire
 from edge_bridge.queue import DurableQueue
-from procs import Server, TcpRelay, heartbeat_cmd, wait_until
+from heartbeat_system.emulator import Emulator
+from heartbeat_system.parts import heartbeat_command
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +67,8 @@ class Bridge:
         self.runs += 1
         log = open(self.tmp / f"bridge-{self.runs}.log", "wb")
         self.proc = subprocess.Popen(
-            heartbeat_cmd("replay", RECORD, "--device", self.device_url, "--server", self.server.url,
-                          "--seconds", str(seconds), "--out", str(self.tmp / f"beats-{self.runs}.jsonl")),
+            heartbeat_command("replay", RECORD, "--device", self.device_url, "--server", self.server.url,
+                              "--seconds", str(seconds), "--out", str(self.tmp / f"beats-{self.runs}.jsonl")),
             env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
@@ -82,9 +84,9 @@ def test_no_beat_lost_or_doubled_through_server_outage_bridge_kill_and_cable_pul
     server.login_admin()
     token, _ = server.new_device(DEVICE_UID, "emulated device (end-to-end test)")
 
-    with emulator.Emulator(qemu_image, log_path=tmp_path / "qemu.log") as emu:
+    with Emulator(qemu_image, log_path=tmp_path / "qemu.log") as emu:
         emu.wait_listening()
-        qemu_port = int(emu.url.rsplit(":", 1)[1])
+        qemu_port = emu.port
         relay = TcpRelay(qemu_port)
         bridge = Bridge(tmp_path, relay.url, server, token)
         try:

@@ -1,6 +1,7 @@
 """The README's main job, `heartbeat main`, on its embedded defaults in a fresh state folder: it registers and
 promotes the shipped model, starts server and worker, makes its administrator (random password, 0600 file), starts
-the emulated device and streams a record through the bridge to the server; Ctrl-C stops every part cleanly."""
+the emulated device and streams a record through the bridge to the server; Ctrl-C stops every part cleanly.
+Without a shipped model it refuses in one line and trains nothing (only the server's worker trains)."""
 from __future__ import annotations
 
 import json
@@ -15,9 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from procs import free_port, heartbeat_cmd
-
-pytestmark = pytest.mark.slow
+from heartbeat_system.parts import heartbeat_command
+from heartbeat_system.ports import free_port
 
 
 def run_env(state: Path) -> dict:
@@ -36,10 +36,11 @@ def stored(state: Path, table: str) -> int:
         db.close()
 
 
+@pytest.mark.slow
 def test_main_job_streams_a_record_to_the_server_and_runs_again(tmp_path, mitdb_dir):
     state = tmp_path / "state"
     port = free_port()
-    cmd = heartbeat_cmd("main", "--seconds", "40", "--exit-when-done", "--no-live", "--port", str(port))
+    cmd = heartbeat_command("main", "--seconds", "40", "--exit-when-done", "--no-live", "--port", str(port))
     first = subprocess.run(cmd, env=run_env(state), capture_output=True, text=True, timeout=900)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert f"http://127.0.0.1:{port}/docs" in first.stdout
@@ -70,10 +71,11 @@ def test_main_job_streams_a_record_to_the_server_and_runs_again(tmp_path, mitdb_
     assert tokens[0] == 2 and tokens[1] == 2  # each run's device token is revoked when it stops
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_every_part(tmp_path, mitdb_dir):
     state = tmp_path / "state"
     port = free_port()
-    proc = subprocess.Popen(heartbeat_cmd("main", "--no-live", "--port", str(port)), env=run_env(state),
+    proc = subprocess.Popen(heartbeat_command("main", "--no-live", "--port", str(port)), env=run_env(state),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         end = time.monotonic() + 600
@@ -101,3 +103,18 @@ def test_ctrl_c_stops_every_part(tmp_path, mitdb_dir):
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(state) not in ps
     assert f"--port {port}" not in ps
+
+
+def test_without_a_shipped_model_it_refuses_in_one_line_and_trains_nothing(tmp_path, mitdb_dir):
+    state, models = tmp_path / "state", tmp_path / "models"
+    models.mkdir()
+    env = {**run_env(state), "HEARTBEAT_MODELS_DIR": str(models), "HEARTBEAT_DATA_DIR": str(mitdb_dir)}
+    proc = subprocess.run(heartbeat_command("main", "--no-live", "--port", str(free_port())), env=env,
+                          capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 1 and len(errors) == 1, out
+    assert "no shipped model" in errors[0] and "heartbeat train --current" in errors[0], errors[0]
+    assert "Traceback" not in out
+    assert list(models.iterdir()) == []  # nothing was trained or exported
+    assert not (state / "server").exists() and not (state / "mlflow").exists()  # and no part was started

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from edge_bridge import wire as w  # noqa: E402
+from edge_bridge import wire as w  # noqa: E402 - a standalone script: the import needs the sys.path line
 
 OUT = REPO / "tests" / "contract" / "wire_vectors.json"
 
@@ -303,8 +303,8 @@ def build() -> dict:
     for thresholds, k, window, enabled in [
         ((255, 200, 180, 200, 230), 3, 10, 0x7E), ((0, 0, 0, 0, 0), 0, 0, 0), ((255,) * 5, 0, 0, 0x3F),
         ((10,) * 5, 0, 10, 0x40), ((10,) * 5, 11, 10, 0x40), ((10,) * 5, 10, 10, 0x40), ((10,) * 5, 1, 1, 0x5F),
-        ((10,) * 5, 1, 0, 0x40), ((10,) * 5, 11, 10, 0x20), ((1, 2, 3, 4, 5), 2, 3, 0x80), ((1, 2, 3, 4, 5), 2, 3, 0xFF),
-        ((1, 2, 3, 4, 5), 255, 255, 0x7F),
+        ((10,) * 5, 1, 0, 0x40), ((10,) * 5, 11, 10, 0x20), ((1, 2, 3, 4, 5), 2, 3, 0x80),
+        ((1, 2, 3, 4, 5), 2, 3, 0xFF), ((1, 2, 3, 4, 5), 255, 255, 0x7F),
     ]:
         cfg = w.Config(thresholds, k, window, enabled)
         config_checks.append({"fields": cfg.to_fields(), "status": int(w.config_status(cfg))})

@@ -4,7 +4,7 @@ connection in the middle, a device restart, and `heartbeat replay --emulator` en
 * 5 minutes of DS2 record 100 streamed by edge_bridge.replay through DeviceLink, the socket closed halfway: the
   queue then holds every BEAT and ALERT the device's STATUS counts for that boot, each once; the beats equal the
   toolchain's twin (toolchain.device_eval.classify_stream) on the same samples, and the EC57 summary equals the one
-  `heartbeat evaluate --pipeline` computes (toolchain.metrics on the twin's beats, same annotations);
+  `heartbeat evaluate --pipeline` computes (toolchain.ec57 on the twin's beats, same annotations);
 * QEMU restarted on the same port: the link reconnects, sees a new boot_id, records the old boot's end;
 * the CLI: JSON lines with the documented fields and the EC57 table.
 """
@@ -13,27 +13,27 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edge_bridge import emulator, wire
 from edge_bridge.link import DeviceLink
 from edge_bridge.queue import DurableQueue
 from edge_bridge.replay import BeatCollector, read_recording, stream_recording
+from heartbeat_core.domain import AAMI_CLASSES, FS
+from heartbeat_system.emulator import Emulator
+from heartbeat_system.parts import heartbeat_command
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-FS = 360
 
 
 @pytest.fixture()
 def emu(qemu_image, tmp_path):
-    with emulator.Emulator(qemu_image, log_path=tmp_path / "qemu.log") as e:
+    with Emulator(qemu_image, log_path=tmp_path / "qemu.log") as e:
         e.wait_listening()
         yield e
 
@@ -49,7 +49,7 @@ def until(cond, what: str, limit_s: float = 60.0):
 
 def test_replay_with_a_dropped_link_holds_every_beat_once_and_equals_the_pipeline(emu, tmp_path, mitdb_dir):
     from toolchain.device_eval import classify_stream
-    from toolchain.metrics import ec57_summary, match_beats
+    from toolchain.ec57 import ec57_summary, match_beats
 
     rec = read_recording("100", mitdb_dir, None, 300)
     assert rec.lead == "MLII" and len(rec.codes) == 300 * FS
@@ -84,8 +84,8 @@ def test_replay_with_a_dropped_link_holds_every_beat_once_and_equals_the_pipelin
     flatbuffer = (REPO / "models" / "current" / "model_int8.tflite").read_bytes()
     beats, scores = classify_stream(flatbuffer, rec.codes)
     keep = beats.r >= 0
-    twin = [(int(r), wire.CLASS_NAMES[int(np.argmax(s))], [int(v) for v in s])
-            for r, s in zip(beats.r[keep], scores[keep])]
+    twin = [(int(r), AAMI_CLASSES[int(np.argmax(s))], [int(v) for v in s])
+            for r, s in zip(beats.r[keep], scores[keep], strict=True)]
     got = [(b["sample"], b["label"], b["scores"]) for b in result.beats]
     assert got == twin
 
@@ -97,14 +97,14 @@ def test_replay_with_a_dropped_link_holds_every_beat_once_and_equals_the_pipelin
 
 
 def test_a_restarted_device_is_a_new_boot(qemu_image, tmp_path):
-    e1 = emulator.Emulator(qemu_image, log_path=tmp_path / "q1.log").start()
+    e1 = Emulator(qemu_image, log_path=tmp_path / "q1.log").start()
     e1.wait_listening()
     with DurableQueue(tmp_path / "queue.db") as q:
         link = DeviceLink(e1.url, q, backoff_initial_s=0.1, backoff_max_s=0.5).start()
         try:
             first, _ = link.wait_ready(60)
             e1.stop()  # power cycle: the same port, a new boot
-            e2 = emulator.Emulator(qemu_image, log_path=tmp_path / "q2.log", port=e1.port).start()
+            e2 = Emulator(qemu_image, log_path=tmp_path / "q2.log", port=e1.port).start()
             try:
                 until(lambda: link.boot_id not in (None, first.boot_id), "the new boot seen")
                 second, _ = link.wait_ready(60)
@@ -122,14 +122,14 @@ def test_replay_command_with_the_emulator(tmp_path, mitdb_dir):
     out = tmp_path / "beats.jsonl"
     env = {**os.environ, "COLUMNS": "200", "HEARTBEAT_DATA_DIR": str(mitdb_dir),
            "HEARTBEAT_STATE_DIR": str(tmp_path / "state")}
-    proc = subprocess.run([sys.executable, "-m", "toolchain.cli", "replay", "208", "--emulator", "--seconds", "60",
-                           "--lead", "0", "--out", str(out)], capture_output=True, text=True, env=env, timeout=600)
+    proc = subprocess.run(heartbeat_command("replay", "208", "--emulator", "--seconds", "60", "--lead", "0", "--out",
+                                            str(out)), capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) > 60
     first = lines[0]
     assert set(first) >= {"record", "sample", "label", "scores", "model_version"}
-    assert first["record"] == "208" and first["label"] in "NSVFQ" and len(first["scores"]) == 5
+    assert first["record"] == "208" and first["label"] in AAMI_CLASSES and len(first["scores"]) == 5
     card = json.loads((REPO / "models" / "current" / "card.json").read_text())
     assert first["model_version"] == card["version"]
     assert [x["sample"] for x in lines] == sorted(x["sample"] for x in lines)
@@ -145,8 +145,7 @@ def test_a_sigkilled_replay_resumes_where_the_device_is_and_loses_nothing(emu, t
 
     env = {**os.environ, "COLUMNS": "200", "HEARTBEAT_DATA_DIR": str(mitdb_dir),
            "HEARTBEAT_STATE_DIR": str(tmp_path / "state")}
-    cmd = [sys.executable, "-m", "toolchain.cli", "replay", "100", "--device", emu.url, "--seconds", "120",
-           "--resume"]
+    cmd = heartbeat_command("replay", "100", "--device", emu.url, "--seconds", "120", "--resume")
     first = subprocess.Popen(cmd + ["--out", str(tmp_path / "a.jsonl")], env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     db = tmp_path / "state" / "bridge" / "queue.db"
@@ -179,6 +178,6 @@ def test_a_sigkilled_replay_resumes_where_the_device_is_and_loses_nothing(emu, t
     beats, scores = classify_stream(flatbuffer, rec.codes)
     keep = beats.r >= 0
     assert [(b["sample"], b["scores"]) for b in got] == \
-        [(int(r), [int(v) for v in s]) for r, s in zip(beats.r[keep], scores[keep])]
+        [(int(r), [int(v) for v in s]) for r, s in zip(beats.r[keep], scores[keep], strict=True)]
     seqs = [b["seq"] for b in got]
     assert len(seqs) == len(set(seqs)) and len({b["boot_id"] for b in got}) == 1

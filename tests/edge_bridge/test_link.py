@@ -154,7 +154,7 @@ def test_a_full_queue_refuses_and_stops_acknowledging_keeping_what_it_has(tmp_pa
             while not q.full:
                 inject(lk, *[(s, beat(s)) for s in range(seq + 1, seq + 41)])
                 seq += 40
-                until(lambda: lk.held_through == seq or q.full, "chunk stored or refused")
+                until(lambda seq=seq: lk.held_through == seq or q.full, "chunk stored or refused")
             held = lk.held_through
             until(lambda: lk.counters.refused > 0, "refusal counted")
             before = [s for s, _, _ in q.device_messages(DEV, BOOT)]

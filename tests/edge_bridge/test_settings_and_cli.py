@@ -1,12 +1,12 @@
-"""Bridge settings (options > environment > TOML file > defaults) and the `heartbeat bridge` / `heartbeat replay`
-commands' answers to bad input: one `error:` line naming what was wrong, and nothing queued touched."""
+"""Bridge settings (options > environment > TOML file > defaults) and the `heartbeat bridge` commands' answers to
+bad input, and those of `heartbeat replay` (heartbeat_system/cli.py, on the bridge's settings and replay code): one
+`error:` line naming what was wrong, and nothing queued touched."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import pytest
 from edge_bridge import wire
 from edge_bridge.queue import DurableQueue
 from edge_bridge.settings import BridgeConfigError, load_settings
+from heartbeat_system.parts import heartbeat_command
 
 DEV = "hb-cli-1"
 
@@ -21,8 +22,7 @@ DEV = "hb-cli-1"
 def heartbeat(*args, env=None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("HEARTBEAT_BRIDGE_")}
     full_env.update({"COLUMNS": "200", **(env or {})})
-    return subprocess.run([sys.executable, "-m", "toolchain.cli", *args], capture_output=True, text=True,
-                          env=full_env, timeout=300)
+    return subprocess.run(heartbeat_command(*args), capture_output=True, text=True, env=full_env, timeout=300)
 
 
 def one_error_line(proc) -> str:

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from procs import Server
 
 from edge_bridge import wire
 from edge_bridge.queue import DurableQueue
 from edge_bridge.uploader import Uploader, UploadStopped
-from procs import Server
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (REPO / "server" / "api" / "routes" / "ingest.py").exists(),
@@ -70,7 +70,7 @@ def test_everything_arrives_once_and_a_repeated_batch_is_a_replay(server, tmp_pa
     token, _ = new_device(server, uid)
     with DurableQueue(tmp_path / "queue.db") as q:
         n = fill(q, uid, 77, 250)
-        q.add_feedback("77:%d" % (250 + 3), "relabel", "F", "Dr. Bedside")
+        q.add_feedback(f"77:{250 + 3}", "relabel", "F", "Dr. Bedside")
         # the bridge posted a batch and died before it could mark it: the server has it ...
         b = q.next_batch(100)
         r = httpx.post(server.url + "/api/v1/ingest", content=b.body.encode(),
@@ -171,13 +171,14 @@ def test_unknown_device_and_revoked_token_stop_with_a_clear_message_and_keep_the
 def heartbeat(env: dict, *args: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("HEARTBEAT_BRIDGE_")}
     full.update({"COLUMNS": "200", **env})
-    return subprocess.run([sys.executable, "-m", "toolchain.cli", *args], capture_output=True, text=True, env=full,
+    return subprocess.run([sys.executable, "-m", "heartbeat_core.cli", *args], capture_output=True, text=True, env=full,
                           timeout=600)
 
 
 @pytest.mark.slow
 def test_replay_and_run_upload_through_the_bridge(server, tmp_path, mitdb_dir):
-    from edge_bridge import emulator
+    from heartbeat_system.emulator import Emulator
+    from heartbeat_system.firmware_build import build_image
 
     uid = "heartbeat-edge-emu"  # APP_DEVICE_ID of the emulated device
     token, _ = new_device(server, uid)
@@ -196,8 +197,8 @@ def test_replay_and_run_upload_through_the_bridge(server, tmp_path, mitdb_dir):
                             "d.device_uid = ? AND a.ecg_samples IS NOT NULL AND a.ecg_start >= 0", uid) == alerts
 
     # `bridge run` against a running emulated device: its HELLO and STATUS reach the server, the queue drains
-    elf = emulator.build_image(tmp_path / "state" / "bridge" / "emulator-build")
-    with emulator.Emulator(elf, log_path=tmp_path / "qemu.log") as emu:
+    elf = build_image(tmp_path / "state" / "bridge" / "emulator-build")
+    with Emulator(elf, log_path=tmp_path / "qemu.log") as emu:
         emu.wait_listening()
         hellos = server.db_count("hellos", uid)
         proc = heartbeat({**env, "HEARTBEAT_BRIDGE_DEVICE_TOKEN": token}, "bridge", "run", "--device", emu.url,

@@ -194,15 +194,25 @@ def test_from_fields_names_missing_and_extra_fields():
         w.HostAck.from_fields({"seq": 1})
 
 
-def test_wire_uses_the_standard_library_only():
-    tree = ast.parse((REPO / "edge_bridge" / "wire.py").read_text())
+def _imported(path):
+    tree = ast.parse(path.read_text())
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
+            imported |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            imported.add(node.module.split(".")[0])
-    assert imported and imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
+            imported.add(node.module)
+    return imported
+
+
+def test_wire_uses_the_standard_library_and_the_domain_constants_only():
+    """The wire mirror runs on a hospital PC: the standard library plus the shared kernel's domain facts,
+    which themselves import only the standard library."""
+    stdlib = set(sys.stdlib_module_names)
+    wire_imports = _imported(REPO / "edge_bridge" / "wire.py")
+    assert wire_imports and {m for m in wire_imports if m.split(".")[0] not in stdlib} == {"heartbeat_core.domain"}
+    domain_imports = _imported(REPO / "heartbeat_core" / "domain.py")
+    assert {m.split(".")[0] for m in domain_imports} <= stdlib, domain_imports
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -212,9 +222,9 @@ u32 = st.integers(0, 0xFFFFFFFF)
 u16 = st.integers(0, 0xFFFF)
 u8 = st.integers(0, 0xFF)
 i8 = st.integers(-128, 127)
-klass = st.integers(0, w.NUM_CLASSES - 1)
+klass = st.integers(0, w.N_CLASSES - 1)
 text = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=w.STR_MAX)
-scores = st.tuples(*[i8] * w.NUM_CLASSES)
+scores = st.tuples(*[i8] * w.N_CLASSES)
 
 
 @st.composite
@@ -232,7 +242,7 @@ MESSAGES = {
     w.Error: st.builds(w.Error, u16, u32, text),
     w.Gap: gaps(),
     w.Samples: st.builds(w.Samples, u32, st.lists(st.integers(-32768, 32767), max_size=w.SAMPLES_MAX).map(tuple)),
-    w.Config: st.builds(w.Config, st.tuples(*[u8] * w.NUM_CLASSES), u8, u8, u8),
+    w.Config: st.builds(w.Config, st.tuples(*[u8] * w.N_CLASSES), u8, u8, u8),
     w.HostAck: st.builds(w.HostAck, u32),
     w.Resend: st.builds(w.Resend, u32),
     w.GetStatus: st.just(w.GetStatus()),

@@ -1,45 +1,39 @@
 """Running PlatformIO from the firmware tests: the toolchain check, an isolated environment, `pio test` with its
-JSON report, and the case names a suite registers. One copy for every tests/firmware module."""
+JSON report, and the case names a suite registers. One copy for every tests/firmware module, on top of
+heartbeat_system.firmware_build (where `pio` is, the PlatformIO environment, running it)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from heartbeat_system.firmware_build import FIRMWARE_TOOLS, find_pio, missing_tools, pio_environ, run_pio
+
 REPO = Path(__file__).resolve().parents[2]
 TEST_DIR = REPO / "firmware" / "test"
-PIO_TIMEOUT_S = 900  # a hang guard only
 # vector-table overrides a test may set; cleared otherwise so a stray one never leaks into a build
 OVERRIDES = ("HEARTBEAT_DSP_GOLDEN", "HEARTBEAT_WIRE_VECTORS")
 
 
-def core_dir() -> Path:
-    return Path(os.environ.get("PLATFORMIO_CORE_DIR") or REPO / ".state" / "platformio")
-
-
 def require_pio() -> Path:
-    pio_path = REPO / ".venv" / "bin" / "pio"
-    missing = [str(pio_path)] if not pio_path.exists() else []
-    missing += [f"{tool} on PATH" for tool in ("gcc", "arm-none-eabi-gcc", "qemu-system-arm") if not shutil.which(tool)]
-    if not (core_dir() / "packages" / "tool-scons" / "scons.py").exists():
-        missing.append(str(core_dir() / "packages" / "tool-scons" / "scons.py"))
-    if missing:
-        pytest.fail("firmware toolchain incomplete, missing: %s. Run `bash scripts/setup.sh`." % "; ".join(missing),
-                    pytrace=False)
-    return pio_path
+    """`pio`, once the firmware toolchain (the host's gcc for `native` included) is all there; fails, never
+    skips, naming what is missing."""
+    missing = missing_tools(("gcc", *FIRMWARE_TOOLS))
+    pio = find_pio()
+    if missing or pio is None:
+        pytest.fail(f"firmware toolchain incomplete, missing: {'; '.join(missing)}. Run `bash scripts/setup.sh` (it "
+                    "installs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm, the venv and the offline "
+                    "PlatformIO core dir).", pytrace=False)
+    return pio
 
 
-def pio_env(workspace: Path, test_dir: Path | None = None, **overrides: Path) -> dict:
+def pio_env(workspace: Path, test_dir: Path | None = None, **overrides: Path) -> dict[str, str]:
     """Environment for a pio run in its own workspace; `overrides` maps names of OVERRIDES to files."""
-    env = dict(os.environ)
-    env.update(PLATFORMIO_CORE_DIR=str(core_dir()), PLATFORMIO_WORKSPACE_DIR=str(workspace),
-               PLATFORMIO_DISABLE_UPGRADE_CHECK="true", PLATFORMIO_SETTING_ENABLE_TELEMETRY="no")
-    for name in ("PLATFORMIO_BUILD_DIR", "PLATFORMIO_UPLOAD_PORT", "PLATFORMIO_TEST_DIR", *OVERRIDES):
+    env = pio_environ(workspace)
+    for name in OVERRIDES:
         env.pop(name, None)
     if test_dir is not None:
         env["PLATFORMIO_TEST_DIR"] = str(test_dir)
@@ -49,20 +43,21 @@ def pio_env(workspace: Path, test_dir: Path | None = None, **overrides: Path) ->
     return env
 
 
-def pio_test(pio: Path, env: dict, environment: str, report: Path, *suites: str):
-    args = [str(pio), "test", "-e", environment, "--json-output-path", str(report)]
+def pio_test(pio: Path, env: dict[str, str], environment: str, report: Path,
+             *suites: str) -> tuple[int, str, dict[str, Any]]:
+    """`pio test -e ENVIRONMENT [-f SUITE ...]`: (exit status, output, the JSON report's suites by name)."""
+    args = ["test", "-e", environment, "--json-output-path", str(report)]
     for suite in suites:
         args += ["-f", suite]
-    proc = subprocess.run(args, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=PIO_TIMEOUT_S, check=False)
-    assert report.exists(), "pio test wrote no JSON report:\n" + proc.stdout
+    rc, out = run_pio(args, env, pio)
+    assert report.exists(), "pio test wrote no JSON report:\n" + out
     data = json.loads(report.read_text())
-    return proc.returncode, proc.stdout, {s["test_name"]: s for s in data["test_suites"]
-                                          if s["env_name"] == environment}
+    return rc, out, {s["test_name"]: s for s in data["test_suites"] if s["env_name"] == environment}
 
 
-def registered_cases(suite: str) -> list[str]:
+def registered_cases(suite: str, test_dir: Path = TEST_DIR) -> list[str]:
+    """The case names a suite registers with hbtest_run(), read from its sources."""
     names = []
-    for src in sorted((TEST_DIR / suite).glob("*.c")):
+    for src in sorted((test_dir / suite).glob("*.c")):
         names += re.findall(r'hbtest_run\(\s*&t,\s*"([^"]+)"', src.read_text())
     return names

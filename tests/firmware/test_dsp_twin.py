@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from pio_helpers import pio_env, pio_test, registered_cases, require_pio
 
+from heartbeat_core.domain import FS, INPUT_SCALE, RR_FEATURES, WINDOW_LEN
 from toolchain import dsp
 from toolchain.mitdb import load_record
 
@@ -76,9 +77,9 @@ def test_app_config_constants_are_dsp_py_constants():
     differ = {n: (c_values[n], py_values[n]) for n in py_values if c_values[n] != py_values[n]}
     assert not differ, f"app_config.h (C, dsp.py) values differ: {differ}"
     rate = re.search(r"^#define APP_SAMPLE_RATE_HZ (\d+)u", text, re.M)
-    assert rate and int(rate.group(1)) == dsp.FS
+    assert rate and int(rate.group(1)) == FS
     scale = re.search(r"^#define BW_INPUT_SCALE ([0-9.]+)f", (LIB_DIRS[1] / "beat_window.h").read_text(), re.M)
-    assert scale and float(scale.group(1)) == dsp.INPUT_SCALE
+    assert scale and float(scale.group(1)) == INPUT_SCALE
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -331,7 +332,7 @@ def _run_c(driver: Path, samples: np.ndarray) -> CRun:
         elif kind == "S":
             counters = {k: int(v) for k, v in (f.split("=") for f in fields)}
     assert counters is not None, "the driver printed no counters:\n" + proc.stdout[-2000:]
-    width = 3 + dsp.RR_FEATURES + dsp.WINDOW_LEN
+    width = 3 + RR_FEATURES + WINDOW_LEN
     return CRun(np.asarray(peaks, dtype=np.int64), np.asarray(beats, dtype=np.int64).reshape(-1, width), counters)
 
 
@@ -343,8 +344,8 @@ def _assert_twins_agree(label: str, samples: np.ndarray, c: CRun) -> dsp.Beats:
     assert len(c.peaks) == len(peaks), f"{label}: C found {len(c.peaks)} R peaks, dsp.py {len(peaks)}"
     py_rows = np.concatenate([beats.r[:, None], beats.pre_rr[:, None], beats.post_rr[:, None],
                               beats.rr.astype(np.int64), beats.windows.astype(np.int64)], axis=1)
-    columns = ["r", "pre_rr", "post_rr"] + [f"rr[{i}]" for i in range(dsp.RR_FEATURES)] + \
-              [f"window[{i}]" for i in range(dsp.WINDOW_LEN)]
+    columns = ["r", "pre_rr", "post_rr"] + [f"rr[{i}]" for i in range(RR_FEATURES)] + \
+              [f"window[{i}]" for i in range(WINDOW_LEN)]
     for k in range(min(len(py_rows), len(c.beats))):
         diff = np.nonzero(c.beats[k] != py_rows[k])[0]
         assert diff.size == 0, (f"{label}: beat #{k} (r={py_rows[k][0]}) {columns[diff[0]]}: C {c.beats[k][diff[0]]}, "
@@ -365,8 +366,8 @@ RECORD_SEGMENTS = (("100", 0, 300), ("208", 0, 300), ("200", 300, 300), ("228", 
 def record_runs(driver, mitdb_dir) -> dict:
     runs = {}
     for rid, start, seconds in RECORD_SEGMENTS:
-        samples = load_record(mitdb_dir, rid).signal[start * dsp.FS:(start + seconds) * dsp.FS].astype(np.int64)
-        assert len(samples) == seconds * dsp.FS
+        samples = load_record(mitdb_dir, rid).signal[start * FS:(start + seconds) * FS].astype(np.int64)
+        assert len(samples) == seconds * FS
         runs[(rid, start, seconds)] = (samples, _run_c(driver, samples))
     return runs
 
@@ -374,8 +375,7 @@ def record_runs(driver, mitdb_dir) -> dict:
 @pytest.mark.parametrize("segment", RECORD_SEGMENTS, ids=[f"{r}@{s}s+{n}s" for r, s, n in RECORD_SEGMENTS])
 def test_c_twin_equals_dsp_py_on_five_minutes_of_a_record(record_runs, segment):
     samples, c = record_runs[segment]
-    beats = _assert_twins_agree("record %s [%d s, %d s)" % (segment[0], segment[1], segment[1] + segment[2]),
-                                samples, c)
+    beats = _assert_twins_agree(f"record {segment[0]} [{segment[1]} s, {segment[1] + segment[2]} s)", samples, c)
     assert len(beats.r) >= 300  # five minutes of beats, all compared
 
 
@@ -387,7 +387,7 @@ def test_the_record_runs_exercise_search_back_and_t_wave_rejection(record_runs):
 
 def test_c_twin_equals_dsp_py_when_the_stream_starts_inside_a_qrs(driver, mitdb_dir):
     """Record 100's first R peak is at sample 76: a stream from sample 78 has its first R peak before its start."""
-    samples = load_record(mitdb_dir, "100").signal[78:78 + 20 * dsp.FS].astype(np.int64)
+    samples = load_record(mitdb_dir, "100").signal[78:78 + 20 * FS].astype(np.int64)
     c = _run_c(driver, samples)
     beats = _assert_twins_agree("record 100 from sample 78", samples, c)
     assert c.peaks[0] < 0 and beats.r[0] < 0  # the case the test is about did happen
@@ -404,7 +404,7 @@ def test_c_twin_equals_dsp_py_on_streams_around_the_learning_period(driver, mitd
 
 def test_c_twin_equals_dsp_py_on_full_scale_int16_streams(driver):
     rng = np.random.default_rng(20240607)
-    n = 30 * dsp.FS
+    n = 30 * FS
     noise = rng.integers(-32768, 32768, n)
     rails = np.where((np.arange(n) // 9) % 2 == 0, 32767, -32768)
     bursts = np.full(n, 1024)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import shutil
 import struct
-import zlib
 import subprocess
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 LIB = REPO / "firmware" / "lib" / "micro_runtime"
+TEXTFMT = REPO / "firmware" / "lib" / "textfmt"  # the runtime's error text is written with it
+INCLUDES = ["-I", str(LIB), "-I", str(TEXTFMT)]
 DRIVER = Path(__file__).resolve().parent / "c" / "mr_host_driver.c"
 
 pytestmark = pytest.mark.slow  # converts a dozen Keras models
@@ -47,9 +49,13 @@ def _gcc() -> str:
     return gcc
 
 
+def _library_sources() -> list[Path]:
+    return sorted(LIB.glob("*.c")) + sorted(TEXTFMT.glob("*.c"))
+
+
 def _compile(out: Path, flags: list[str]) -> Path:
-    sources = sorted(str(p) for p in LIB.glob("*.c")) + [str(DRIVER)]
-    proc = subprocess.run([_gcc(), *flags, "-I", str(LIB), *sources, "-o", str(out)],
+    sources = [str(p) for p in _library_sources()] + [str(DRIVER)]
+    proc = subprocess.run([_gcc(), *flags, *INCLUDES, *sources, "-o", str(out)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.fail(f"gcc {' '.join(flags)} rejected the runtime:\n{proc.stderr}")
@@ -214,7 +220,7 @@ INT8_MODELS = ["cnn4_full", "cnn4_rr0_k3", "cnn4_odd_k7", "cnn4_k1", "cnn4_rando
 
 def _random_records(model: Path, n: int, seed: int) -> tuple[list[np.ndarray], np.ndarray]:
     """n random int8 input sets (first three: all -128, all 127, all 0), per input and as driver records."""
-    from toolchain.verify import io_details
+    from toolchain.tflite_inspect import io_details
 
     details = io_details(model.read_bytes())["inputs"]
     rng = np.random.default_rng(seed)
@@ -232,9 +238,9 @@ def _random_records(model: Path, n: int, seed: int) -> tuple[list[np.ndarray], n
 
 
 def test_library_builds_without_warnings_under_strict_flags(tmp_path):
-    for src in sorted(LIB.glob("*.c")):
+    for src in _library_sources():
         for extra in ([], ["-DMR_EMULATE_DSP"]):
-            proc = subprocess.run([_gcc(), *STRICT_FLAGS, *extra, "-O2", "-c", str(src), "-o",
+            proc = subprocess.run([_gcc(), *STRICT_FLAGS, *extra, *INCLUDES, "-O2", "-c", str(src), "-o",
                                    str(tmp_path / (src.stem + ".o"))], capture_output=True, text=True)
             assert proc.returncode == 0, f"{src.name} {extra}: {proc.stderr}"
 
@@ -243,9 +249,10 @@ def test_library_builds_for_the_cortex_m4f_with_its_dsp_path(tmp_path):
     arm_gcc = shutil.which("arm-none-eabi-gcc")
     assert arm_gcc, "arm-none-eabi-gcc not on PATH: run scripts/setup.sh"
     flags = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-O2", *STRICT_FLAGS]
-    for src in sorted(LIB.glob("*.c")):
+    for src in _library_sources():
         obj = tmp_path / (src.stem + ".o")
-        proc = subprocess.run([arm_gcc, *flags, "-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+        proc = subprocess.run([arm_gcc, *flags, *INCLUDES, "-c", str(src), "-o", str(obj)], capture_output=True,
+                              text=True)
         assert proc.returncode == 0, f"{src.name}: {proc.stderr}"
     kernels = subprocess.run([arm_gcc.replace("gcc", "objdump"), "-d", str(tmp_path / "mr_kernels.o")],
                              capture_output=True, text=True, check=True).stdout
@@ -274,7 +281,7 @@ def test_outputs_equal_tflite_micro_bit_for_bit(name, zoo, drivers, tmp_path):
 
 @pytest.mark.parametrize("name", INT8_MODELS)
 def test_inputs_and_outputs_are_described_as_tflite_micro_does(name, zoo, drivers):
-    from toolchain.verify import io_details
+    from toolchain.tflite_inspect import io_details
 
     kv = info(drivers["plain"], zoo[name])
     assert kv["status"] == "OK"

@@ -21,11 +21,16 @@ import sys
 import time
 from pathlib import Path
 
+import pio_helpers
 import pytest
+from pio_helpers import pio_test, registered_cases, require_pio
+
+from heartbeat_system.emulator import BOARD_JSON
+from heartbeat_system.firmware_build import PIO_TIMEOUT_S, run_pio
+from heartbeat_system.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FIRMWARE_TEST_DIR = REPO / "firmware" / "test"
-PIO_TIMEOUT_S = 900  # a hang guard only: a cold build of everything takes seconds
 
 pytestmark = pytest.mark.slow
 
@@ -33,83 +38,10 @@ pytestmark = pytest.mark.slow
 # ----------------------------------------------------------------------------
 # prerequisites and helpers
 # ----------------------------------------------------------------------------
-def _core_dir():
-    return Path(os.environ.get("PLATFORMIO_CORE_DIR") or REPO / ".state" / "platformio")
-
-
 @pytest.fixture(scope="session")
 def pio():
     """The venv's pio; fails (never skips) when the set-up is incomplete."""
-    pio_path = REPO / ".venv" / "bin" / "pio"
-    missing = []
-    if not pio_path.exists():
-        missing.append("%s (the venv's PlatformIO)" % pio_path)
-    for tool in ("gcc", "arm-none-eabi-gcc", "arm-none-eabi-objcopy", "qemu-system-arm"):
-        if shutil.which(tool) is None:
-            missing.append("%s on PATH" % tool)
-    if not Path("/usr/lib/arm-none-eabi/lib/nano.specs").exists():
-        missing.append("newlib-nano (/usr/lib/arm-none-eabi/lib/nano.specs)")
-    scons_pkg = _core_dir() / "packages" / "tool-scons"
-    for name in ("scons.py", "package.json", ".piopm"):
-        if not (scons_pkg / name).exists():
-            missing.append(str(scons_pkg / name))
-    if missing:
-        pytest.fail(
-            "firmware toolchain incomplete, missing: %s. Run `bash scripts/setup.sh` "
-            "(it installs gcc-arm-none-eabi, libnewlib-arm-none-eabi, qemu-system-arm, "
-            "the venv and the offline PlatformIO core dir)." % "; ".join(missing),
-            pytrace=False,
-        )
-    return pio_path
-
-
-def _pio_environ(workspace, test_dir=None):
-    env = dict(os.environ)
-    env["PLATFORMIO_CORE_DIR"] = str(_core_dir())
-    env["PLATFORMIO_WORKSPACE_DIR"] = str(workspace)
-    env["PLATFORMIO_DISABLE_UPGRADE_CHECK"] = "true"
-    env["PLATFORMIO_SETTING_ENABLE_TELEMETRY"] = "no"
-    env.pop("PLATFORMIO_BUILD_DIR", None)
-    env.pop("PLATFORMIO_UPLOAD_PORT", None)
-    if test_dir is not None:
-        env["PLATFORMIO_TEST_DIR"] = str(test_dir)
-    else:
-        env.pop("PLATFORMIO_TEST_DIR", None)
-    return env
-
-
-def _run_pio(pio, args, env):
-    proc = subprocess.run(
-        [str(pio), *args],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=PIO_TIMEOUT_S,
-        check=False,
-    )
-    return proc.returncode, proc.stdout
-
-
-def _pio_test(pio, env, environment, json_path, *filters):
-    args = ["test", "-e", environment, "--json-output-path", str(json_path)]
-    for name in filters:
-        args += ["-f", name]
-    rc, out = _run_pio(pio, args, env)
-    assert json_path.exists(), "pio test wrote no JSON report:\n" + out
-    report = json.loads(json_path.read_text())
-    suites = {s["test_name"]: s for s in report["test_suites"] if s["env_name"] == environment}
-    return rc, out, suites
-
-
-def _expected_cases(suite_dir):
-    """Case names a suite registers with hbtest_run(), read from its sources."""
-    names = []
-    for src in sorted(Path(suite_dir).glob("*.c")):
-        names += re.findall(r'hbtest_run\(\s*&t,\s*"([^"]+)"', src.read_text())
-    return names
+    return require_pio()
 
 
 def _cases_by_status(suite):
@@ -126,7 +58,7 @@ def workspace(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def pio_env(workspace):
-    return _pio_environ(workspace)
+    return pio_helpers.pio_env(workspace)
 
 
 # ----------------------------------------------------------------------------
@@ -139,8 +71,8 @@ def _assert_suites_pass(rc, out, suites, suite_names, skipped=()):
         assert suites[name]["status"] == "SKIPPED" and suites[name]["test_cases"] == []
     for name in suite_names:
         suite = suites[name]
-        expected = _expected_cases(FIRMWARE_TEST_DIR / name)
-        assert len(expected) >= 3, "could not read the case names of %s" % name
+        expected = registered_cases(name)
+        assert len(expected) >= 3, f"could not read the case names of {name}"
         ran = [c["name"] for c in suite["test_cases"]]
         assert sorted(ran) == sorted(expected), out
         assert {c["status"] for c in suite["test_cases"]} == {"PASSED"}, out
@@ -152,17 +84,17 @@ def _committed_suites() -> list[str]:
 
 
 def test_native_unit_tests_pass(pio, pio_env, tmp_path):
-    rc, out, suites = _pio_test(pio, pio_env, "native", tmp_path / "native.json")
+    rc, out, suites = pio_test(pio, pio_env, "native", tmp_path / "native.json")
     every = _committed_suites()
     _assert_suites_pass(rc, out, suites, [s for s in every if not s.startswith("test_qemu_")],
                         skipped=[s for s in every if s.startswith("test_qemu_")])
-    assert "uart_receives_the_line_the_host_sent" in _expected_cases(FIRMWARE_TEST_DIR / "test_port")
+    assert "uart_receives_the_line_the_host_sent" in registered_cases("test_port")
 
 
 def test_qemu_on_target_tests_pass(pio, pio_env, tmp_path):
-    rc, out, suites = _pio_test(pio, pio_env, "qemu", tmp_path / "qemu.json")
+    rc, out, suites = pio_test(pio, pio_env, "qemu", tmp_path / "qemu.json")
     _assert_suites_pass(rc, out, suites, _committed_suites())
-    assert "fpu_is_enabled_and_used" in _expected_cases(FIRMWARE_TEST_DIR / "test_qemu_runtime")
+    assert "fpu_is_enabled_and_used" in registered_cases("test_qemu_runtime")
 
 
 # ----------------------------------------------------------------------------
@@ -188,7 +120,7 @@ def _check_cortex_m4f_image(elf_path, flash, ram):
             addr, end = section["sh_addr"], section["sh_addr"] + section["sh_size"]
             in_flash = flash[0] <= addr and end <= flash[0] + flash[1]
             in_ram = ram[0] <= addr and end <= ram[0] + ram[1]
-            assert in_flash or in_ram, "%s at %#x outside flash and RAM" % (section.name, addr)
+            assert in_flash or in_ram, f"{section.name} at {addr:#x} outside flash and RAM"
     attrs = subprocess.run(
         ["arm-none-eabi-readelf", "-A", str(elf_path)], capture_output=True, text=True, check=True
     ).stdout
@@ -197,7 +129,7 @@ def _check_cortex_m4f_image(elf_path, flash, ram):
 
 
 def test_nrf52840_image_links_for_the_nrf52840_memory_map(pio, pio_env, workspace):
-    rc, out = _run_pio(pio, ["run", "-e", "nrf52840"], pio_env)
+    rc, out = run_pio(["run", "-e", "nrf52840"], pio_env, pio)
     assert rc == 0, out
     build = workspace / "build" / "nrf52840"
     _check_cortex_m4f_image(build / "firmware.elf", flash=(0x0, 1 << 20), ram=(0x20000000, 256 << 10))
@@ -210,7 +142,7 @@ def test_nrf52840_image_links_for_the_nrf52840_memory_map(pio, pio_env, workspac
 
 
 def test_qemu_image_uses_the_mps2_an386_memory_map(pio, pio_env, workspace):
-    rc, out = _run_pio(pio, ["run", "-e", "qemu"], pio_env)
+    rc, out = run_pio(["run", "-e", "qemu"], pio_env, pio)
     assert rc == 0, out
     _check_cortex_m4f_image(
         workspace / "build" / "qemu" / "firmware.elf", flash=(0x0, 4 << 20), ram=(0x20000000, 4 << 20)
@@ -220,12 +152,6 @@ def test_qemu_image_uses_the_mps2_an386_memory_map(pio, pio_env, workspace):
 # ----------------------------------------------------------------------------
 # the firmware in QEMU through the upload target, UART0 on a TCP socket
 # ----------------------------------------------------------------------------
-def _free_tcp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _recv_line(sock):
     data = b""
     while not data.endswith(b"\n"):
@@ -240,7 +166,7 @@ def test_upload_starts_qemu_and_the_firmware_boots_and_speaks_the_protocol_over_
     version = re.search(
         r'#define APP_FW_VERSION "([^"]+)"', (REPO / "firmware/include/app_config.h").read_text()
     ).group(1)
-    port = _free_tcp_port()
+    port = free_port()
     log_path = tmp_path / "upload.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -265,7 +191,7 @@ def test_upload_starts_qemu_and_the_firmware_boots_and_speaks_the_protocol_over_
         with sock:
             sock.settimeout(60)
             boot = _recv_line(sock)
-            assert boot == ("heartbeat-edge boot version=%s\n" % version).encode(), boot
+            assert boot == f"heartbeat-edge boot version={version}\n".encode(), boot
             from edge_bridge import wire
 
             # after the boot line the device speaks the protocol: 0x00, HELLO (seq 1); HELLO_REQUEST -> HELLO (seq 2)
@@ -278,7 +204,7 @@ def test_upload_starts_qemu_and_the_firmware_boots_and_speaks_the_protocol_over_
             assert (hellos[0].seq, hellos[1].seq) == (1, 2) and hellos[0].message == hellos[1].message
             assert hellos[0].message.firmware_version == version
         # QEMU's own words: it held the CPU until a client connected
-        assert "QEMU waiting for connection on: disconnected:tcp:127.0.0.1:%d" % port in (
+        assert f"QEMU waiting for connection on: disconnected:tcp:127.0.0.1:{port}" in (
             log_path.read_text()
         )
     finally:
@@ -383,12 +309,12 @@ def _assert_exit_status_reported(suite, status):
     assert [c["name"] for c in by_status.get("PASSED", [])] == ["passes_then_exits_early"]
     messages = " | ".join(c["message"] for c in by_status["ERRORED"])
     assert "without the summary line" in messages
-    assert "exited with status %d but reported no failed case" % status in messages
+    assert f"exited with status {status} but reported no failed case" in messages
 
 
 def test_runner_reports_failing_cases_on_native(pio, failing_test_dir, tmp_path):
-    env = _pio_environ(tmp_path / "ws", test_dir=failing_test_dir)
-    rc, out, suites = _pio_test(
+    env = pio_helpers.pio_env(tmp_path / "ws", test_dir=failing_test_dir)
+    rc, out, suites = pio_test(
         pio, env, "native", tmp_path / "r.json", "test_deliberate_failure", "test_exit_status", "test_crash"
     )
     assert rc != 0, out
@@ -397,21 +323,21 @@ def test_runner_reports_failing_cases_on_native(pio, failing_test_dir, tmp_path)
     crash = _cases_by_status(suites["test_crash"])
     assert [c["name"] for c in crash["PASSED"]] == ["passes_then_crashes"]
     assert any(
-        "killed by signal %d" % signal.SIGABRT in c["message"] for c in crash["ERRORED"]
+        f"killed by signal {signal.SIGABRT:d}" in c["message"] for c in crash["ERRORED"]
     ), crash
 
 
 def test_runner_reports_failing_cases_in_qemu_from_the_semihosting_status(pio, failing_test_dir, tmp_path):
-    env = _pio_environ(tmp_path / "ws", test_dir=failing_test_dir)
-    rc, out, suites = _pio_test(pio, env, "qemu", tmp_path / "r.json", "test_deliberate_failure", "test_exit_status")
+    env = pio_helpers.pio_env(tmp_path / "ws", test_dir=failing_test_dir)
+    rc, out, suites = pio_test(pio, env, "qemu", tmp_path / "r.json", "test_deliberate_failure", "test_exit_status")
     assert rc != 0, out
     _assert_deliberate_failure_reported(suites["test_deliberate_failure"])
     _assert_exit_status_reported(suites["test_exit_status"], 42)
 
     # QEMU itself exits with the status the firmware gave SYS_EXIT_EXTENDED
-    rc, out = _run_pio(pio, ["test", "-e", "qemu", "-f", "test_exit_status", "--without-testing"], env)
+    rc, out = run_pio(["test", "-e", "qemu", "-f", "test_exit_status", "--without-testing"], env, pio)
     assert rc == 0, out
-    board = json.loads((REPO / "firmware/platforms/qemu-cortex-m4f/boards/mps2_an386.json").read_text())
+    board = json.loads(BOARD_JSON.read_text())
     qemu = subprocess.run(
         [board["qemu"]["system"], "-M", board["qemu"]["machine"], "-nographic", "-monitor", "none"]
         + board["qemu"]["flags"]
@@ -488,7 +414,7 @@ def test_setup_writes_a_tool_scons_platformio_accepts_and_is_idempotent(tmp_path
     import SCons  # the pip package in this venv
 
     major, minor, patch = (int(p) for p in SCons.__version__.split(".")[:3])
-    version = "%d.4%02d%02d.0" % (major, minor, patch)
+    version = f"{major}.4{minor:02d}{patch:02d}.0"
     piopm = json.loads((pkg / ".piopm").read_text())
     assert piopm["type"] == "tool" and piopm["name"] == "tool-scons" and piopm["version"] == version
     assert piopm["spec"]["owner"] == "platformio" and piopm["spec"]["name"] == "tool-scons"

@@ -2,7 +2,7 @@
 
 Builds the `qemu` image (`pio run -e qemu`, in a temporary PlatformIO workspace, so firmware/lib/model_data
 is generated from models/current and checked against its card), starts it in QEMU mps2-an386 with
-`-icount shift=0` and UART0 on a TCP port (firmware/scripts/qemu_device.py), and talks the wire protocol
+`-icount shift=0` and UART0 on a TCP port (heartbeat_system.device_harness), and talks the wire protocol
 to it with edge_bridge.wire over pyserial's `socket://`, as the bridge does:
 
 * 5 minutes of DS2 record 100 (MLII) as SAMPLES frames, beats acknowledged as they arrive; the device's
@@ -18,30 +18,27 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from edge_bridge import wire
+from heartbeat_core.domain import AAMI_CLASSES, FS
+from heartbeat_system.device_harness import QemuDevice
+from heartbeat_system.firmware_build import build
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "firmware" / "scripts"))
-
-import qemu_device  # noqa: E402
-from qemu_device import QemuDevice  # noqa: E402
-
-from edge_bridge import wire  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
-FS = 360
 STREAM_S = 5 * 60
 RING_SLOTS = int(re.search(r"#define APP_TXRING_SLOTS (\d+)u",
                            (REPO / "firmware/include/app_config.h").read_text()).group(1))
 SAMPLE_MAX = int(re.search(r"#define APP_SAMPLE_MAX (\d+)",
                            (REPO / "firmware/include/app_config.h").read_text()).group(1))
-V_BIT = 1 << wire.CLASS_NAMES.index("V")  # CONFIG.enabled bit of class V
+V_BIT = 1 << AAMI_CLASSES.index("V")  # CONFIG.enabled bit of class V
 ACK_EVERY_FRAMES = 8  # a HOST_ACK after every 8 SAMPLES frames (~5 s of signal)
 
 
@@ -119,7 +116,8 @@ def twin(flatbuffer: bytes, samples: np.ndarray):
     from toolchain.device_eval import classify_stream
 
     beats, scores = classify_stream(flatbuffer, np.asarray(samples, dtype=np.int64))
-    return [(int(r), int(np.argmax(s)), tuple(int(v) for v in s)) for r, s in zip(beats.r, scores) if r >= 0]
+    return [(int(r), int(np.argmax(s)), tuple(int(v) for v in s))
+            for r, s in zip(beats.r, scores, strict=True) if r >= 0]
 
 
 def device_beats(dev: QemuDevice, start: int = 0):
@@ -129,7 +127,7 @@ def device_beats(dev: QemuDevice, start: int = 0):
 
 def assert_equal_to_twin(got, want):
     assert len(got) == len(want), f"device sent {len(got)} beats, the twin gives {len(want)}"
-    diffs = [(i, g, w) for i, (g, w) in enumerate(zip(got, want)) if g != w]
+    diffs = [(i, g, w) for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
     assert not diffs, f"{len(diffs)} beats differ from the twin, first: {diffs[:3]}"
 
 
@@ -151,7 +149,7 @@ def test_build_fails_when_the_model_files_disagree_with_the_card(tmp_path):
     data = bytearray(tflite.read_bytes())
     data[len(data) // 2] ^= 0x01  # one bit of the weights
     tflite.write_bytes(bytes(data))
-    rc, out = qemu_device.build("qemu", tmp_path / "ws", {"HEARTBEAT_MODELS_DIR": str(models)})
+    rc, out = build("qemu", tmp_path / "ws", {"HEARTBEAT_MODELS_DIR": str(models)})
     assert rc != 0, out
     assert "model library not generated" in out and "model_int8.tflite has sha256" in out, out
     assert not (tmp_path / "ws" / "build" / "qemu" / "firmware.elf").exists()
@@ -164,12 +162,12 @@ def test_build_fails_when_the_model_files_disagree_with_the_card(tmp_path):
     card = json.loads(card_path.read_text())
     card["sha256"] = "0" * 64
     card_path.write_text(json.dumps(card))
-    rc, out = qemu_device.build("qemu", tmp_path / "ws", {"HEARTBEAT_MODELS_DIR": str(models)})
+    rc, out = build("qemu", tmp_path / "ws", {"HEARTBEAT_MODELS_DIR": str(models)})
     assert rc != 0 and "card.json says sha256 " + "0" * 64 in out, out
 
 
 def test_device_beats_match_the_annotations_and_the_twin(device, mitdb_dir, card, flatbuffer):
-    from toolchain.metrics import match_beats
+    from toolchain.ec57 import match_beats
 
     hello = _hello(device)
     assert device.frames[0].seq == 1 and isinstance(device.frames[0].message, wire.Hello)
@@ -336,7 +334,7 @@ def test_resend_after_reconnect_and_gap_after_overwrite(device, mitdb_dir):
     assert isinstance(gap, wire.Gap)
     assert (gap.first, gap.last) == (held + 1, unacked[status.lost - 1].seq)
     assert [f.seq for f in replay[1:]] == [f.seq for f in unacked[status.lost:]]
-    assert all(a.message == b.message for a, b in zip(replay[1:], unacked[status.lost:]))
+    assert all(a.message == b.message for a, b in zip(replay[1:], unacked[status.lost:], strict=True))
     # the host can account for every BEAT and ALERT: held + declared lost + replayed
     assert end.message.beats + end.message.alerts == \
         len([f for f in _reports(device) if f.seq <= held]) + status.lost + (len(replay) - 1)

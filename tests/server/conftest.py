@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from procs import free_port
+
+from heartbeat_system.ports import free_port
 
 PG_USER = "heartbeat"
 

@@ -15,20 +15,20 @@ CARD = json.loads((CURRENT / "card.json").read_text())
 
 
 def register_current(settings, **metric_overrides) -> int:
-    from toolchain import registry
+    from toolchain import runs
 
     metrics = {k: float(v) for k, v in CARD["summary"].items()}
     metrics.update(metric_overrides)
-    info = registry.log_training_run(params={"version": CARD["version"], "protocol": CARD["protocol"]},
-                                     metrics=metrics, artifacts=[], tags={"protocol": CARD["protocol"]},
-                                     model_dir=CURRENT, settings=settings.toolchain_settings())
+    info = runs.log_training_run(params={"version": CARD["version"], "protocol": CARD["protocol"]},
+                                 metrics=metrics, artifacts=[], tags={"protocol": CARD["protocol"]},
+                                 model_dir=CURRENT, settings=settings.base_settings())
     return int(info.model_version)
 
 
 def promote(settings, version: int) -> None:
     from toolchain import registry
 
-    registry.promote(version, settings=settings.toolchain_settings())
+    registry.promote(version, settings=settings.base_settings())
 
 
 def golden_beats() -> tuple[list[dict], list[list[int]]]:

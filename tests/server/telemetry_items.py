@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-T0 = datetime(2026, 11, 24, 20, 0, 0, tzinfo=timezone.utc)
+from heartbeat_core.domain import AAMI_CLASSES
+
+T0 = datetime(2026, 11, 24, 20, 0, 0, tzinfo=UTC)
 _keys = itertools.count(1)
 _boots = itertools.count(1000)
 
@@ -30,7 +32,7 @@ def hello(boot: int, seq: int = 1, **kw) -> dict:
 
 def beat(boot: int, seq: int, label: str = "N", flags: int = 0, **kw) -> dict:
     scores = [-128] * 5
-    scores["NSVFQ".index(label)] = 120
+    scores[AAMI_CLASSES.index(label)] = 120
     return {"type": "beat", "boot_id": boot, "seq": seq, "received_at": at(seq), "r_sample": 300 * seq,
             "label": label, "scores": scores, "cost": 41_000 + seq, "flags": flags, **kw}
 

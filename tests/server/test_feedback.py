@@ -2,7 +2,7 @@
 bedside (ingest), into one table; the alert's status follows the latest feedback."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -27,7 +27,7 @@ def _alert_id(live_server, dev, db: Peek, label: str = "V") -> tuple[int, int]:
 def test_clinician_feedback_is_recorded_with_who_and_when_and_moves_the_status(live_server, device, clinician, db):
     alert_id, _ = _alert_id(live_server, device, db)
     c = live_server.client(clinician.token)
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
 
     r = c.post(f"/api/v1/alerts/{alert_id}/feedback", json={"action": "confirm"})
     assert r.status_code == 201, r.text
@@ -36,7 +36,7 @@ def test_clinician_feedback_is_recorded_with_who_and_when_and_moves_the_status(l
     assert body["source"] == "api" and body["user_id"] == clinician.id and body["clinician"] == "Test clinician"
     assert body["alert_status"] == "confirmed"
     given = datetime.fromisoformat(body["created_at"])
-    assert before - timedelta(seconds=1) <= given <= datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert before - timedelta(seconds=1) <= given <= datetime.now(UTC) + timedelta(seconds=1)
 
     r = c.post(f"/api/v1/alerts/{alert_id}/feedback", json={"action": "relabel", "label": "S"})
     assert r.status_code == 201 and r.json()["alert_status"] == "relabelled" and r.json()["true_label"] == "S"
@@ -104,7 +104,7 @@ def test_bedside_feedback_arrives_through_ingest_into_the_same_table(live_server
     row = db.one(select(Feedback).where(Feedback.feedback_uid == fid))
     assert row.alert_id == alert_id and row.source.value == "bedside" and row.user_id is None
     assert row.clinician_name == "Nurse Bedside" and row.true_label == "F"
-    assert row.created_at == datetime(2026, 11, 24, 20, 8, 20, tzinfo=timezone.utc)
+    assert row.created_at == datetime(2026, 11, 24, 20, 8, 20, tzinfo=UTC)
 
     detail = live_server.client(clinician.token).get(f"/api/v1/alerts/{alert_id}").json()
     assert detail["status"] == "relabelled" and detail["true_label"] == "F"
@@ -138,18 +138,18 @@ def test_simultaneous_verdicts_leave_the_status_of_the_latest(live_server, devic
     """Two clinicians answer the same alert at the same moment: the status is always the latest feedback's."""
     import threading
 
+    def give(client, alert_id, body, barrier, codes):
+        barrier.wait()
+        codes.append(client.post(f"/api/v1/alerts/{alert_id}/feedback", json=body).status_code)
+
     for _ in range(4):
         alert_id, _ = _alert_id(live_server, device, db)
         bodies = [{"action": "confirm"}, {"action": "relabel", "label": "F"}]
         clients = [live_server.client(clinician.token), live_server.client(admin.token)]
         barrier = threading.Barrier(2)
         codes = []
-
-        def give(i):
-            barrier.wait()
-            codes.append(clients[i].post(f"/api/v1/alerts/{alert_id}/feedback", json=bodies[i]).status_code)
-
-        threads = [threading.Thread(target=give, args=(i,)) for i in range(2)]
+        threads = [threading.Thread(target=give, args=(clients[i], alert_id, bodies[i], barrier, codes))
+                   for i in range(2)]
         for t in threads:
             t.start()
         for t in threads:
@@ -167,7 +167,7 @@ def test_a_bedside_verdict_from_a_fast_clock_does_not_outlive_later_ones(live_se
     clinician's later verdict through the API still decides the alert."""
     alert_id, boot = _alert_id(live_server, device, db)
     ahead = post(live_server.client(device.token), device.device_uid,
-                 [feedback(boot, 2, "reject", created=86400 + (datetime.now(timezone.utc) - T0).total_seconds())])
+                 [feedback(boot, 2, "reject", created=86400 + (datetime.now(UTC) - T0).total_seconds())])
     assert ahead.status_code == 200, ahead.text
     c = live_server.client(clinician.token)
     assert c.get(f"/api/v1/alerts/{alert_id}").json()["status"] == "rejected"
@@ -176,8 +176,8 @@ def test_a_bedside_verdict_from_a_fast_clock_does_not_outlive_later_ones(live_se
     assert detail["status"] == "confirmed"
     assert [f["action"] for f in detail["feedback"]] == ["reject", "confirm"]
     stored = db.one(select(Feedback.created_at).where(Feedback.alert_id == alert_id, Feedback.action == "reject"))
-    stored = stored if stored.tzinfo else stored.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC
-    assert stored <= datetime.now(timezone.utc)
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+    assert stored <= datetime.now(UTC)
 
 
 def test_a_control_character_in_the_bedside_name_is_an_invalid_item(live_server, device, db):

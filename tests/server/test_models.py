@@ -3,7 +3,6 @@ toolchain's gate (who, why, the production path in app.log and in the registry),
 from __future__ import annotations
 
 import pytest
-
 from mlhelpers import CARD, register_current
 
 
@@ -49,9 +48,8 @@ def test_clinicians_and_anonymous_callers_cannot_promote(live_server, clinician,
 
 
 def test_promotion_through_the_gate_is_recorded_everywhere(live_server, engineer, versions, db_session):
-    from toolchain import registry
-
     from server.models.ml import Promotion
+    from toolchain import registry
 
     good, _ = versions
     r = live_server.client(engineer.token).post(f"/api/v1/models/{good}/promote",
@@ -63,7 +61,7 @@ def test_promotion_through_the_gate_is_recorded_everywhere(live_server, engineer
     path = body["production_path"]
     assert path.endswith("model_int8.tflite")
     # the registry: alias, reason and the production path
-    info = registry.champion(live_server.settings.toolchain_settings())
+    info = registry.champion(live_server.settings.base_settings())
     assert info.version == good and info.tags["production_path"] == path
     assert "first champion" in info.tags["promoted_reason"]
     # app.log

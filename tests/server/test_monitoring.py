@@ -4,7 +4,6 @@ test set and the difference; /monitoring/all counts everything the server keeps.
 from __future__ import annotations
 
 import pytest
-
 from mlhelpers import CARD, promote, register_current
 from telemetry_items import alert, beat, feedback, hello, new_boot, post
 
@@ -41,7 +40,8 @@ def ward(live_server, clinician):
     assert r.status_code == 200, r.text
     # clinician verdicts through the API
     api = live_server.client(clinician.token)
-    by_seq = {a["seq"]: a["id"] for a in api.get("/api/v1/alerts", params={"device_id": dev.device_uid}).json()["items"]}
+    listed = api.get("/api/v1/alerts", params={"device_id": dev.device_uid}).json()["items"]
+    by_seq = {a["seq"]: a["id"] for a in listed}
     assert api.post(f"/api/v1/alerts/{by_seq[21]}/feedback", json={"action": "confirm"}).status_code == 201
     assert api.post(f"/api/v1/alerts/{by_seq[51]}/feedback", json={"action": "reject"}).status_code == 201
     # another model's device
@@ -102,7 +102,7 @@ def test_everything_the_server_counts(live_server, engineer, clinician, ward):
     assert body["predictions"]["random"] >= 1 and body["predictions"]["random_accuracy"] is not None
     assert set(body["jobs"]) == {"total", "queued", "running", "succeeded", "failed", "cancelled"}
     assert body["users"]["total"] >= 2 and body["champion"]["field"]["n"] == 4
-    text = r = c.get("/api/v1/monitoring/all").text
+    text = c.get("/api/v1/monitoring/all").text
     assert "password" not in text and "hbd_" not in text and "token_hash" not in text
 
 

@@ -2,7 +2,7 @@
 message saying why; a disabled user is locked out at once."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -48,7 +48,7 @@ def test_missing_token_is_401_naming_the_token_route(live_server):
 
 
 def _token(live_server, **claims) -> str:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     base = {"sub": "1", "role": "admin", "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5))
                                                                                    .timestamp())}
     base.update(claims)
@@ -57,7 +57,7 @@ def _token(live_server, **claims) -> str:
 
 def test_expired_forged_malformed_and_orphaned_tokens_are_401_with_reasons(live_server, admin):
     c = live_server.client()
-    past = datetime.now(timezone.utc) - timedelta(hours=2)
+    past = datetime.now(UTC) - timedelta(hours=2)
     cases = {
         "expired": _token(live_server, sub=str(admin.id), iat=int(past.timestamp()),
                           exp=int((past + timedelta(minutes=30)).timestamp())),

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-HEARTBEAT = [sys.executable, "-c", "import sys; from toolchain.cli import main; sys.exit(main())"]
+HEARTBEAT = [sys.executable, "-c", "import sys; from heartbeat_core.cli import main; sys.exit(main())"]
 
 
 def _env(state: Path, **extra) -> dict[str, str]:
@@ -68,9 +68,9 @@ def test_create_admin_then_log_in(tmp_path):
 
 
 def test_migrate_reports_the_revision(tmp_path):
-    from server.core.db import alembic_config
-
     from alembic.script import ScriptDirectory
+
+    from server.core.db import alembic_config
 
     r = _run(["server", "migrate"], _env(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -88,7 +88,7 @@ def test_unreachable_database_is_one_error_line(tmp_path, pg_cluster):
 
 
 def test_run_serves_the_api_until_stopped(tmp_path):
-    from procs import free_port
+    from heartbeat_system.ports import free_port
 
     port = free_port()
     env = _env(tmp_path)

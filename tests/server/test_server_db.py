@@ -2,7 +2,7 @@
 SQLite the write-lock discipline (writers queue; read_only() sessions never wait for them)."""
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 from sqlalchemy import text
@@ -38,7 +38,7 @@ def test_timestamps_come_back_aware_utc(sm):
     with sm() as session:
         loaded = session.get(Device, device_id)
         assert loaded.created_at.tzinfo is not None
-        assert loaded.created_at.utcoffset() == timezone.utc.utcoffset(None)
+        assert loaded.created_at.utcoffset() == UTC.utcoffset(None)
 
 
 def test_sqlite_pragmas_and_lock_discipline(sm, db_url):

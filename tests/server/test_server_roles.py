@@ -172,7 +172,7 @@ def _secrets(live_server, actors, targets, db_session) -> dict[str, str]:
 
 def test_no_secret_in_any_response_or_log_line(live_server, walk, actors, targets, db_session):
     secrets_ = _secrets(live_server, actors, targets, db_session)
-    for method, path, principal, status, text in walk:
+    for method, path, principal, _status, text in walk:
         for name, value in secrets_.items():
             assert value not in text, f"{name} appears in the answer to {method} {path} as {principal}"
         assert "$argon2" not in text

@@ -13,6 +13,22 @@ from server.api.permissions import route_policies
 EXAMPLES_PER_MODE = 4
 
 
+def _checker(operation, mode, base_url: str, headers: dict[str, str], failures: list[str]):
+    """A Hypothesis test calling one operation with cases of one generation mode; 5xx answers go to `failures`."""
+
+    @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
+              phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case):
+        response = case.call(base_url=base_url, headers=headers, timeout=60)
+        if response.status_code >= 500:
+            failures.append(f"{operation.label} ({mode.value}): {response.status_code} "
+                            f"{response.text[:300]}\n    {case.as_curl_command()}")
+
+    return run
+
+
 @pytest.fixture(scope="module")
 def champion(live_server):
     from mlhelpers import promote, register_current
@@ -36,18 +52,7 @@ def test_no_server_errors(live_server, admin, device, champion):
         headers = {"Authorization": f"Bearer {token}"}
 
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            strategy = operation.as_strategy(generation_mode=mode)
-
-            @settings(max_examples=EXAMPLES_PER_MODE, deadline=None, database=None, derandomize=True,
-                      phases=[Phase.explicit, Phase.generate],
-                      suppress_health_check=list(HealthCheck))
-            @given(case=strategy)
-            def run(case):
-                response = case.call(base_url=live_server.base_url, headers=headers, timeout=60)
-                if response.status_code >= 500:
-                    failures.append(f"{operation.label} ({mode.value}): {response.status_code} "
-                                    f"{response.text[:300]}\n    {case.as_curl_command()}")
-
+            run = _checker(operation, mode, live_server.base_url, headers, failures)
             try:
                 run()
             except Unsatisfiable:  # nothing to make invalid (e.g. no parameters): the positive mode covers it

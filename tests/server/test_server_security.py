@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,7 +41,7 @@ def test_access_token_round_trip_and_expiry():
     claims = security.decode_access_token(token, KEY)
     assert claims["sub"] == 7 and claims["role"] == "engineer" and claims["jti"]
     old, _ = security.create_access_token(7, "engineer", KEY, 30,
-                                          now=datetime.now(timezone.utc) - timedelta(minutes=31))
+                                          now=datetime.now(UTC) - timedelta(minutes=31))
     with pytest.raises(security.TokenError, match="expired"):
         security.decode_access_token(old, KEY)
     with pytest.raises(security.TokenError, match="signature"):

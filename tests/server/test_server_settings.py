@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolchain.errors import HeartbeatError
+from heartbeat_core.errors import HeartbeatError
 
 
 def _env(monkeypatch, **values):
@@ -32,17 +32,17 @@ def test_short_secret_key_is_refused(monkeypatch, tmp_path):
 
 
 def test_defaults_live_in_the_state_dir_and_share_the_toolchain_mlflow_store(monkeypatch, tmp_path):
+    from heartbeat_core.settings import HeartbeatSettings
     from server.core.settings import load_settings
-    from toolchain.settings import ToolchainSettings
 
     _env(monkeypatch, HEARTBEAT_STATE_DIR=tmp_path, HEARTBEAT_SECRET_KEY="k" * 40)
     s = load_settings()
     assert s.db_url == f"sqlite:///{(tmp_path / 'server' / 'server.db').resolve()}"
     assert s.log_dir == tmp_path / "server" / "logs"
     assert s.jobs_dir == tmp_path / "server" / "jobs"
-    assert s.tracking_uri == ToolchainSettings().tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow/mlflow.db"
+    assert s.tracking_uri == HeartbeatSettings().tracking_uri == f"sqlite:///{tmp_path.resolve()}/mlflow/mlflow.db"
     assert (s.access_token_minutes, s.ingest_max_items, s.monitoring_window_days) == (30, 1000, 30)
-    assert s.toolchain_settings().tracking_uri == s.tracking_uri
+    assert s.base_settings().tracking_uri == s.tracking_uri
     assert "k" * 40 not in repr(s)  # the secret never shows in a repr or log line
 
 

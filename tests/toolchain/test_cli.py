@@ -10,7 +10,7 @@ import pytest
 
 def heartbeat(*args, env=None, cwd=None):
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "toolchain.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "heartbeat_core.cli", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=300)
 
 
@@ -66,7 +66,7 @@ def test_usage_error_is_one_line():
 @pytest.mark.parametrize("version", ["current"])
 def test_export_of_shipped_model_regenerates_firmware_library(version, tmp_path):
     """The committed model verifies and generates the firmware library (into a temporary copy of the repo)."""
-    from toolchain.settings import PROJECT_ROOT
+    from heartbeat_core.settings import PROJECT_ROOT
 
     models = PROJECT_ROOT / "models"
     if not (models / version).exists():

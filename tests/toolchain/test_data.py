@@ -6,9 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
+from heartbeat_core.domain import AAMI_CLASSES
+from heartbeat_core.errors import DataError
 from toolchain import data
-from toolchain.errors import DataError
-from toolchain.mitdb import AAMI_CLASSES, DS1, DS2, PACED, SYMBOL_TO_CLASS, load_record, verify_record_files
+from toolchain.mitdb import DS1, DS2, PACED, SYMBOL_TO_CLASS, load_record, verify_record_files
 
 
 def _copy_record(src, dst, rid="100", sums=True):
@@ -90,7 +91,7 @@ def test_device_beats_are_labelled_from_matching_annotations(mitdb_dir, session_
         ref, lab = rec.beat_annotations()
         sel = beats.record == rid
         # every labelled beat carries the class of an annotation within 150 ms
-        for r, y in zip(beats.sample[sel][::25], beats.y[sel][::25]):
+        for r, y in zip(beats.sample[sel][::25], beats.y[sel][::25], strict=True):
             near = np.abs(ref - r) <= 54
             assert near.any() and y in lab[near]
         assert sel.sum() >= 0.99 * len(ref) - 2
@@ -108,6 +109,27 @@ def test_cache_gives_identical_arrays_and_is_keyed_by_parameters(mitdb_dir, tmp_
         assert np.array_equal(x.sample, y.sample) and np.array_equal(x.record, y.record)
     data.build_beats("device", ("100",), mitdb_dir, lead=0, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("beats-device-*.npz"))) == 2
+
+
+def test_a_beat_set_saved_is_loaded_back_whole(tmp_path):
+    rng = np.random.default_rng(0)
+    device = data.BeatSet("device", rng.integers(-127, 128, (3, 128)).astype(np.int8),
+                          rng.integers(-128, 128, (3, 3)).astype(np.int8), np.array([0, 2, 1]),
+                          np.array(["device:a:1", "device:a:1", "208"]), np.array([400, 700, 1000]),
+                          np.array([300, 300, 290]), np.array([300, 290, 310]), {"source": "clinician feedback"})
+    kaggle = data.BeatSet("kaggle", rng.random((2, 187)).astype(np.float32), None, np.array([4, 0]),
+                          np.array(["100", "100"]), np.array([10, 20]), np.array([0, 10]), np.array([10, 0]))
+    for beats in (device, kaggle):
+        path = beats.save(tmp_path / "sets" / f"{beats.kind}.npz")
+        back = data.BeatSet.load(path, beats.kind)
+        assert back.kind == beats.kind and back.stats == beats.stats and len(back) == len(beats)
+        for name in ("x", "y", "record", "sample", "pre_rr", "post_rr"):
+            got, want = getattr(back, name), getattr(beats, name)
+            assert got.dtype == want.dtype and np.array_equal(got, want), name
+        assert (back.rr is None) == (beats.rr is None)
+        if beats.rr is not None:
+            assert back.rr.dtype == np.int8 and np.array_equal(back.rr, beats.rr)
+    assert sorted(p.name for p in (tmp_path / "sets").iterdir()) == ["device.npz", "kaggle.npz"]  # no temp files
 
 
 def test_inter_patient_split_keeps_patients_apart(mitdb_dir, session_cache):

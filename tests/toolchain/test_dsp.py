@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
+from heartbeat_core.domain import FS, WINDOW_LEN, WINDOW_POST
 from toolchain import dsp
-from toolchain.metrics import match_beats
-from toolchain.mitdb import FS, load_record
+from toolchain.ec57 import match_beats
+from toolchain.mitdb import load_record
 
 
 def _qrs(mitdb_dir, rid, start_s=0, length_s=None):
@@ -80,11 +83,11 @@ def test_detection_is_causal_a_prefix_gives_the_same_early_beats(mitdb_dir):
        st.integers(min_value=0, max_value=400))
 def test_window_is_int8_normalised_and_centred(values, r_offset):
     s = np.asarray(values)
-    r = min(r_offset, s.size - dsp.WINDOW_POST)
+    r = min(r_offset, s.size - WINDOW_POST)
     w = dsp.beat_window(s, r)
-    assert w.dtype == np.int8 and w.shape == (dsp.WINDOW_LEN,)
+    assert w.dtype == np.int8 and w.shape == (WINDOW_LEN,)
     assert np.abs(w.astype(int)).max() in (0, dsp.WINDOW_PEAK)
-    assert abs(int(w.astype(int).sum())) <= dsp.WINDOW_LEN  # mean removed (up to rounding)
+    assert abs(int(w.astype(int).sum())) <= WINDOW_LEN  # mean removed (up to rounding)
 
 
 def test_window_is_invariant_to_gain_and_offset():

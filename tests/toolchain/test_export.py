@@ -1,4 +1,5 @@
-"""toolchain/export.py: a real tiny int8 model exported, read back, compiled with the host gcc and run."""
+"""toolchain.export, toolchain.versions and toolchain.c_arrays: a real tiny int8 model exported, read back,
+compiled with the host gcc and run."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,7 @@ import struct
 import subprocess
 import warnings
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +19,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolchain.errors import ModelError
-from toolchain.export import (
-    c_float_literal,
-    export_model,
-    generate_firmware_lib,
-    verify_export,
-)
+from heartbeat_core.errors import ModelError
+from toolchain.c_arrays import c_float_literal
+from toolchain.export import export_model
+from toolchain.versions import generate_firmware_lib, verify_export
 
 CLASSES = ("N", "S", "V", "F", "Q")
 CARD = {"tflm_arena_bytes": 6144, "mlflow_run_id": "0123abcd", "metrics": {"macro_f1": 0.5}}
@@ -148,11 +146,11 @@ def test_card_keeps_the_given_fields_and_adds_the_computed_ones(exported, models
     assert card["class_names"] == list(CLASSES)
     created = datetime.fromisoformat(card["created"])
     assert created.utcoffset() == timedelta(0)
-    assert abs(datetime.now(timezone.utc) - created) < timedelta(hours=1)
+    assert abs(datetime.now(UTC) - created) < timedelta(hours=1)
     ins, outs = _interpreter_details(models["a"])
     for listed, details in ((card["inputs"], ins), (card["outputs"], outs)):
         assert len(listed) == len(details)
-        for entry, d in zip(listed, details):
+        for entry, d in zip(listed, details, strict=True):
             assert entry["shape"] == d["shape"].tolist()
             assert entry["dtype"] == "int8"
             assert np.float32(entry["scale"]) == np.float32(d["quantization"][0])

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from heartbeat_core.errors import DataError
 from toolchain.data import BeatSet, Splits, extend_training
-from toolchain.errors import DataError
 
 
 def _beats(labels, record="100", start=0) -> BeatSet:

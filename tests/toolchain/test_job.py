@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from toolchain import registry, verify
-from toolchain.export import verify_export
 from toolchain.job import run_training_job
+from toolchain.tflite_inspect import io_details, operators
 from toolchain.train import TrainParams, class_weights
+from toolchain.versions import verify_export
 
 TRAIN = ("101", "106", "119", "208")
 TEST = ("100", "105")
@@ -17,16 +18,17 @@ TEST = ("100", "105")
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory, mitdb_dir):
-    from toolchain.settings import ToolchainSettings
+    from heartbeat_core.settings import HeartbeatSettings
 
     root = tmp_path_factory.mktemp("job")
-    settings = ToolchainSettings(data_dir=mitdb_dir, state_dir=root / "state", models_dir=root / "models")
+    settings = HeartbeatSettings(data_dir=mitdb_dir, state_dir=root / "state", models_dir=root / "models")
     result = run_training_job("inter-patient", "device", TrainParams(epochs=3, seed=1), version="t-small",
                               settings=settings, train_records=TRAIN, test_records=TEST, baselines=True,
                               make_current=True, golden_dir=root / "contract")
     return result, settings, root
 
 
+@pytest.mark.slow
 def test_export_is_complete_and_verifies(job):
     result, settings, _ = job
     vdir = result.version_dir
@@ -42,17 +44,19 @@ def test_export_is_complete_and_verifies(job):
                                                    "confusion_tflm.png"}
 
 
+@pytest.mark.slow
 def test_int8_model_is_what_the_device_runs(job):
     result, _, _ = job
     fb = (result.version_dir / "model_int8.tflite").read_bytes()
-    details = verify.io_details(fb)
+    details = io_details(fb)
     assert sorted(d["name"] for d in details["inputs"]) == ["beat", "rr"]
     for d in details["inputs"]:
         assert d["dtype"] == "int8" and d["scale"] == 1 / 128 and d["zero_point"] == 0
     assert details["outputs"][0]["dtype"] == "int8" and details["outputs"][0]["shape"] == [1, 5]
-    assert set(verify.operators(fb)) <= set(verify.OPS_SUPPORTED_BY_DEVICE)
+    assert set(operators(fb)) <= set(verify.OPS_SUPPORTED_BY_DEVICE)
 
 
+@pytest.mark.slow
 def test_metrics_for_every_runtime_and_runtimes_agree(job):
     result, _, _ = job
     m = result.card["metrics"]
@@ -65,6 +69,7 @@ def test_metrics_for_every_runtime_and_runtimes_agree(job):
     assert abs(m["float"]["accuracy"] - m["int8_tflm"]["accuracy"]) < 0.05
 
 
+@pytest.mark.slow
 def test_mlflow_run_and_registered_version(job):
     result, settings, _ = job
     versions = registry.list_versions(settings)
@@ -84,6 +89,7 @@ def test_mlflow_run_and_registered_version(job):
     assert {"model/model_int8.tflite", "model/card.json", "model/model_data.c"} <= model_files
 
 
+@pytest.mark.slow
 def test_golden_model_vectors_are_the_tflm_outputs(job):
     result, _, root = job
     dsp_golden = json.loads((root / "contract" / "dsp_golden.json").read_text())
@@ -93,14 +99,14 @@ def test_golden_model_vectors_are_the_tflm_outputs(job):
     assert model_golden["beats"] == len(beats) == len(model_golden["scores"])
     fb = (result.version_dir / "model_int8.tflite").read_bytes()
     b = beats[7]
-    order = verify.io_details(fb)["inputs"]
+    order = io_details(fb)["inputs"]
     arrays = {"beat": np.array(b["window"], np.int8).reshape(1, 1, -1, 1), "rr": np.array([b["rr"]], np.int8)}
     again = verify.run_tflm(fb, int8=[arrays[d["name"]] for d in order])
     assert again[0].tolist() == model_golden["scores"][7]
 
 
 def test_bad_parameters_are_refused_before_any_work(settings):
-    from toolchain.errors import ModelError
+    from heartbeat_core.errors import ModelError
 
     with pytest.raises(ModelError, match="epochs"):
         run_training_job(params=TrainParams(epochs=0), settings=settings)
@@ -118,9 +124,10 @@ def test_class_weights_balance_the_loss():
     assert class_weights(y, 5, "sqrt")[1] / class_weights(y, 5, "sqrt")[0] == pytest.approx(3.0)
 
 
+@pytest.mark.slow
 def test_kaggle_csv_training_and_bad_rows(tmp_path, mitdb_dir, settings):
     """CNN-4 trains from the Kaggle CSV format; a bad row stops the job naming its line before any training."""
-    from toolchain.errors import DataError
+    from heartbeat_core.errors import DataError
     from toolchain.kaggle import build_kaggle_beats, write_kaggle_csv
 
     train = build_kaggle_beats(mitdb_dir, ["101", "208"], edge="truncate")
@@ -133,7 +140,7 @@ def test_kaggle_csv_training_and_bad_rows(tmp_path, mitdb_dir, settings):
                               kaggle_csv=(csv_dir / "mitbih_train.csv", csv_dir / "mitbih_test.csv"))
     assert result.card["data"]["construction"] == "kaggle"
     assert result.card["metrics"]["int8_tflm"]["n"] == len(test.y)
-    inputs = verify.io_details((result.version_dir / "model_int8.tflite").read_bytes())["inputs"]
+    inputs = io_details((result.version_dir / "model_int8.tflite").read_bytes())["inputs"]
     assert [d["shape"] for d in inputs] == [[1, 1, 187, 1]]
 
     lines = (csv_dir / "mitbih_test.csv").read_text().splitlines()
@@ -155,6 +162,7 @@ def test_class_weights_are_capped_for_nearly_absent_classes():
     assert (40000 * w[0] + 800 * w[1] + 4 * w[4]) / 40804 == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_training_beats_chance_on_a_tiny_set(mitdb_dir, session_cache):
     """Intra-patient on two records, a few epochs: well above the majority class and above chance per class."""
     from toolchain.data import make_splits
@@ -172,7 +180,7 @@ def test_training_beats_chance_on_a_tiny_set(mitdb_dir, session_cache):
 
 
 def test_unknown_model_setting_is_refused(settings):
-    from toolchain.errors import ModelError
+    from heartbeat_core.errors import ModelError
 
     with pytest.raises(ModelError, match="unknown model settings.*'dropuot'"):
         run_training_job(params=TrainParams(epochs=1), settings=settings, train_records=("100",),

@@ -1,10 +1,11 @@
 """The Kaggle-style beats built from real MIT-BIH records, and the Kaggle CSV format."""
 from __future__ import annotations
 
-import os
+import itertools
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import toolchain.kaggle as kaggle
-from toolchain.errors import DataError
+from heartbeat_core.domain import CLASS_INDEX
+from heartbeat_core.errors import DataError
 from toolchain.kaggle import (
     BEAT_LEN,
     N_COLUMNS,
@@ -24,46 +26,29 @@ from toolchain.kaggle import (
     to_125hz_index,
     write_kaggle_csv,
 )
-from toolchain.mitdb import CLASS_INDEX, SYMBOL_TO_CLASS, load_record
+from toolchain.mitdb import SYMBOL_TO_CLASS, load_record
 
 RECORDS = ("100", "208")  # 208 holds all five AAMI classes
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _data_dir() -> Path:
-    if os.environ.get("HEARTBEAT_DATA_DIR"):
-        from toolchain.settings import get_settings
-
-        return get_settings().data_dir
-    for candidate in (REPO.parent / "shared" / "data" / "mitdb", Path("/work/shared/data/mitdb")):
-        if (candidate / "100.hea").exists():
-            return candidate
-    pytest.fail("MIT-BIH data not found: set HEARTBEAT_DATA_DIR to the mitdb folder")
 
 
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    return _data_dir()
+def built(mitdb_dir) -> KaggleBeats:
+    return build_kaggle_beats(mitdb_dir, RECORDS)
 
 
 @pytest.fixture(scope="module")
-def built(data_dir) -> KaggleBeats:
-    return build_kaggle_beats(data_dir, RECORDS)
+def built_truncate(mitdb_dir) -> KaggleBeats:
+    return build_kaggle_beats(mitdb_dir, RECORDS, edge="truncate")
 
 
-@pytest.fixture(scope="module")
-def built_truncate(data_dir) -> KaggleBeats:
-    return build_kaggle_beats(data_dir, RECORDS, edge="truncate")
-
-
-def _reference(data_dir: Path, record_id: str) -> dict:
+def _reference(mitdb_dir: Path, record_id: str) -> dict:
     """The construction written out plainly, beat by beat, from the raw annotations (an independent twin)."""
     from scipy.signal import resample_poly
 
-    rec = load_record(data_dir, record_id, "MLII")
+    rec = load_record(mitdb_dir, record_id, "MLII")
     sig = resample_poly(rec.signal.astype(np.float64), 25, 72)
     n_windows = len(sig) // 1250
-    beats = [(int(s), sym) for s, sym in zip(rec.ann_samples, rec.ann_symbols) if sym in SYMBOL_TO_CLASS]
+    beats = [(int(s), sym) for s, sym in zip(rec.ann_samples, rec.ann_symbols, strict=True) if sym in SYMBOL_TO_CLASS]
     by_window: dict[int, list[tuple[int, int, str]]] = {}
     out = {"kept": {}, "truncated": {}, "skipped": {"past_window": 0, "partial_window": 0, "lone_beat": 0,
                                                      "flat_window": 0}, "n_beats": len(beats)}
@@ -79,7 +64,7 @@ def _reference(data_dir: Path, record_id: str) -> dict:
         if len(items) < 2:
             out["skipped"]["lone_beat"] += len(items)
             continue
-        rr = [b[0] - a[0] for a, b in zip(items, items[1:])]
+        rr = [b[0] - a[0] for a, b in itertools.pairwise(items)]
         length = int(np.floor(1.2 * float(np.median(rr)) + 0.5))
         used = min(length, 187)
         norm = (window - lo) / (hi - lo)
@@ -98,8 +83,8 @@ def _reference(data_dir: Path, record_id: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def reference(data_dir) -> dict[str, dict]:
-    return {rid: _reference(data_dir, rid) for rid in RECORDS}
+def reference(mitdb_dir) -> dict[str, dict]:
+    return {rid: _reference(mitdb_dir, rid) for rid in RECORDS}
 
 
 # ------------------------------------------------------------------------------------------ construction
@@ -117,15 +102,15 @@ def test_beat_count_is_annotations_minus_documented_skips(built, reference):
     assert len(built) == built.x.shape[0] == built.y.shape[0] == built.record.shape[0] == built.sample.shape[0]
 
 
-def test_shape_dtype_range_and_provenance(built, data_dir):
+def test_shape_dtype_range_and_provenance(built, mitdb_dir):
     assert built.x.shape[1] == BEAT_LEN
     assert built.x.dtype == np.float32 and built.y.dtype == np.int64 and built.sample.dtype == np.int64
     assert built.x.min() >= 0.0 and built.x.max() <= 1.0
     assert built.leads == {"100": "MLII", "208": "MLII"}
     assert list(dict.fromkeys(built.record.tolist())) == list(RECORDS)  # records in the order given
     for rid in RECORDS:
-        rec = load_record(data_dir, rid)
-        symbols = dict(zip(rec.ann_samples.tolist(), rec.ann_symbols.tolist()))
+        rec = load_record(mitdb_dir, rid)
+        symbols = dict(zip(rec.ann_samples.tolist(), rec.ann_symbols.tolist(), strict=True))
         samples = built.sample[built.record == rid]
         assert np.all(np.diff(samples) > 0)
         # every beat sits on a beat annotation; non-beat annotations ('+', '~', '|') give no beat
@@ -134,10 +119,10 @@ def test_shape_dtype_range_and_provenance(built, data_dir):
         assert non_beat and not non_beat & set(samples.tolist())
 
 
-def test_labels_match_annotation_symbols(built, data_dir):
+def test_labels_match_annotation_symbols(built, mitdb_dir):
     for rid in RECORDS:
-        rec = load_record(data_dir, rid)
-        symbols = dict(zip(rec.ann_samples.tolist(), rec.ann_symbols.tolist()))
+        rec = load_record(mitdb_dir, rid)
+        symbols = dict(zip(rec.ann_samples.tolist(), rec.ann_symbols.tolist(), strict=True))
         mine = built.record == rid
         expected = [CLASS_INDEX[SYMBOL_TO_CLASS[symbols[s]]] for s in built.sample[mine].tolist()]
         assert built.y[mine].tolist() == expected
@@ -183,8 +168,8 @@ def test_truncate_keeps_edge_beats_cut_at_the_window_end(built, built_truncate, 
             assert built_truncate.y[i] == label
 
 
-def test_build_is_deterministic(built, data_dir):
-    again = build_kaggle_beats(str(data_dir), list(RECORDS))
+def test_build_is_deterministic(built, mitdb_dir):
+    again = build_kaggle_beats(str(mitdb_dir), list(RECORDS))
     assert np.array_equal(again.x, built.x)
     assert np.array_equal(again.y, built.y)
     assert np.array_equal(again.record, built.record)
@@ -192,16 +177,16 @@ def test_build_is_deterministic(built, data_dir):
     assert again.skipped == built.skipped
 
 
-def test_build_refuses_bad_requests(data_dir, tmp_path):
+def test_build_refuses_bad_requests(mitdb_dir, tmp_path):
     with pytest.raises(DataError, match="listed twice"):
-        build_kaggle_beats(data_dir, ["100", "100"])
+        build_kaggle_beats(mitdb_dir, ["100", "100"])
     with pytest.raises(DataError, match="999"):
-        build_kaggle_beats(data_dir, ["999"])
+        build_kaggle_beats(mitdb_dir, ["999"])
     with pytest.raises(DataError, match="not found"):
         build_kaggle_beats(tmp_path / "nowhere", ["100"])
     with pytest.raises(ValueError, match="edge"):
-        build_kaggle_beats(data_dir, ["100"], edge="pad")
-    empty = build_kaggle_beats(data_dir, [])
+        build_kaggle_beats(mitdb_dir, ["100"], edge="pad")
+    empty = build_kaggle_beats(mitdb_dir, [])
     assert empty.x.shape == (0, BEAT_LEN) and len(empty) == 0
 
 
@@ -325,13 +310,8 @@ def test_bad_row_anywhere_any_chunking(n, data, kind, chunk, crlf):
     line_no = data.draw(st.integers(1, n))
     with tempfile.TemporaryDirectory() as tmp:
         path = _write_with_bad_line(Path(tmp), n, line_no, kind, crlf)
-        saved = kaggle._CHUNK_LINES
-        kaggle._CHUNK_LINES = chunk
-        try:
-            with pytest.raises(DataError) as err:
-                read_kaggle_csv(path)
-        finally:
-            kaggle._CHUNK_LINES = saved
+        with mock.patch.object(kaggle, "_CHUNK_LINES", chunk), pytest.raises(DataError) as err:
+            read_kaggle_csv(path)
     assert err.value.where == f"{path}:{line_no}"
     assert BAD_ROWS[kind][1] in err.value.what
 
@@ -344,13 +324,8 @@ def test_the_first_bad_line_is_named(first, second, tmp_path):
     lines[6] = BAD_ROWS[first][0](lines[6])
     lines[30] = BAD_ROWS[second][0](lines[30])
     path.write_text("\n".join(lines) + "\n")
-    saved = kaggle._CHUNK_LINES
-    kaggle._CHUNK_LINES = 4
-    try:
-        with pytest.raises(DataError) as err:
-            read_kaggle_csv(path)
-    finally:
-        kaggle._CHUNK_LINES = saved
+    with mock.patch.object(kaggle, "_CHUNK_LINES", 4), pytest.raises(DataError) as err:
+        read_kaggle_csv(path)
     assert err.value.where == f"{path}:7"
     assert BAD_ROWS[first][1] in err.value.what
 

@@ -1,4 +1,4 @@
-"""toolchain.registry and toolchain.gate against a real MLflow SQLite store in a temporary folder.
+"""toolchain.runs, toolchain.registry and toolchain.gate against a real MLflow SQLite store in a temporary folder.
 
 One store per module (creating the SQLite schema takes seconds); tests that promote use their own
 registered model name in it, so their aliases do not interfere.
@@ -13,19 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from toolchain import registry
-from toolchain.errors import DataError, GateError, ModelError
+from heartbeat_core.errors import DataError, GateError, ModelError
+from heartbeat_core.settings import HeartbeatSettings
+from toolchain import registry, runs
 from toolchain.gate import DEFAULT_POLICY, GatePolicy, evaluate_gate
-from toolchain.settings import ToolchainSettings
 
 GOOD = {"tflm_macro_f1": 0.55, "tflm_accuracy": 0.91, "tflm_se_N": 0.90, "tflm_se_V": 0.88,
         "tflm_agreement": 1.0, "tflm_se_S": 0.41, "loss": 0.31}
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory) -> ToolchainSettings:
+def settings(tmp_path_factory) -> HeartbeatSettings:
     state = tmp_path_factory.mktemp("state")
-    return ToolchainSettings(state_dir=state, data_dir=state / "data", models_dir=state / "models",
+    return HeartbeatSettings(state_dir=state, data_dir=state / "data", models_dir=state / "models",
                              mlflow_tracking_uri=None, mlflow_experiment="test-exp",
                              registered_model_name="test-model")
 
@@ -39,7 +39,7 @@ def client(settings):
 
 
 @pytest.fixture
-def own_model(settings) -> ToolchainSettings:
+def own_model(settings) -> HeartbeatSettings:
     """The shared store, with a registered model name of this test's own."""
     return settings.model_copy(update={"registered_model_name": f"m-{uuid.uuid4().hex[:8]}"})
 
@@ -55,7 +55,7 @@ def make_model_dir(parent: Path, payload: bytes) -> Path:
 def register(settings, tmp_path, metrics=GOOD, protocol="inter-patient") -> int:
     model = make_model_dir(tmp_path, uuid.uuid4().bytes)
     tags = {"protocol": protocol} if protocol else {}
-    info = registry.log_training_run({"epochs": 1}, metrics, [], tags, model, settings=settings)
+    info = runs.log_training_run({"epochs": 1}, metrics, [], tags, model, settings=settings)
     return info.model_version
 
 
@@ -78,7 +78,7 @@ def promotion_entries(settings) -> list[dict]:
 def test_store_lives_in_the_state_dir(settings, client):
     db = settings.state_dir / "mlflow" / "mlflow.db"
     assert db.is_file() and settings.tracking_uri == f"sqlite:///{db.resolve()}"
-    registry.log_training_run({}, {"x": 1.0}, [], {}, make_model_dir(settings.state_dir, b"m"), settings=settings)
+    runs.log_training_run({}, {"x": 1.0}, [], {}, make_model_dir(settings.state_dir, b"m"), settings=settings)
     exp = client.get_experiment_by_name("test-exp")
     assert exp.artifact_location == settings.artifact_root.as_uri()
     assert any(settings.artifact_root.iterdir())
@@ -94,8 +94,8 @@ def test_log_training_run_records_everything(settings, client, tmp_path):
     metrics = {**GOOD, "val/loss": 0.4}
     params = {"epochs": 3, "learning_rate": 1e-3, "data": {"protocol": "inter-patient", "records": [101, 106]}}
 
-    info = registry.log_training_run(params, metrics, [png, extra], {"protocol": "inter-patient", "who": "test"},
-                                     model, settings=settings)
+    info = runs.log_training_run(params, metrics, [png, extra], {"protocol": "inter-patient", "who": "test"},
+                                 model, settings=settings)
 
     run = client.get_run(info.run_id)
     assert run.info.status == "FINISHED"
@@ -131,7 +131,7 @@ def test_versions_count_up(settings, tmp_path):
 
 
 def test_start_run_gives_the_run_id_before_the_model_exists(settings, client, tmp_path):
-    with registry.start_run(tags={"protocol": "inter-patient"}, run_name="two-step", settings=settings) as run:
+    with runs.start_run(tags={"protocol": "inter-patient"}, run_name="two-step", settings=settings) as run:
         assert client.get_run(run.run_id).info.status == "RUNNING"
         run.log_params({"epochs": 2})
         run.log_metrics({"loss": 0.9}, step=0)
@@ -152,7 +152,7 @@ def test_start_run_gives_the_run_id_before_the_model_exists(settings, client, tm
 
 def test_failure_inside_the_block_fails_the_run_and_registers_nothing(own_model, client, tmp_path):
     with pytest.raises(RuntimeError, match="export broke"):
-        with registry.start_run(settings=own_model) as run:
+        with runs.start_run(settings=own_model) as run:
             run.log_metrics({"loss": 1.0})
             raise RuntimeError("export broke")
     assert client.get_run(run.run_id).info.status == "FAILED"
@@ -160,7 +160,7 @@ def test_failure_inside_the_block_fails_the_run_and_registers_nothing(own_model,
 
 
 def test_finish_without_register_ends_the_run_unregistered(own_model, client, tmp_path):
-    with registry.start_run(settings=own_model) as run:
+    with runs.start_run(settings=own_model) as run:
         info = run.finish(register=False)
     assert info.model_version is None
     assert client.get_run(run.run_id).info.status == "FINISHED"
@@ -184,14 +184,14 @@ def test_bad_input_is_refused_before_a_run_exists(settings, client, tmp_path, ba
         args["model_dir"].mkdir()
     before = runs_in(client, settings)
     with pytest.raises((DataError, ModelError)) as err:
-        registry.log_training_run(**args, settings=settings)
+        runs.log_training_run(**args, settings=settings)
     assert err.value.where  # names the offending input
     assert runs_in(client, settings) == before
 
 
 def test_a_param_keeps_its_first_value(settings, client):
     with pytest.raises(DataError, match="already logged"):
-        with registry.start_run(settings=settings) as run:
+        with runs.start_run(settings=settings) as run:
             run.log_params({"seed": 1})
             run.log_params({"seed": 1, "batch": 8})  # same value again is fine
             run.log_params({"seed": 2})
@@ -203,7 +203,7 @@ def test_a_param_keeps_its_first_value(settings, client):
 def test_artifacts_may_not_shadow_the_model_folder(settings, tmp_path):
     decoy = tmp_path / "model"
     decoy.mkdir()
-    with registry.start_run(settings=settings) as run:
+    with runs.start_run(settings=settings) as run:
         with pytest.raises(DataError, match="registered model"):
             run.log_artifacts([decoy])
         run.finish(register=False)
@@ -211,7 +211,7 @@ def test_artifacts_may_not_shadow_the_model_folder(settings, tmp_path):
 
 def test_any_tracking_uri_from_settings(tmp_path):
     db = tmp_path / "nested" / "other.db"
-    other = ToolchainSettings(state_dir=tmp_path / "state", mlflow_tracking_uri=f"sqlite:///{db}",
+    other = HeartbeatSettings(state_dir=tmp_path / "state", mlflow_tracking_uri=f"sqlite:///{db}",
                               registered_model_name="elsewhere")
     assert registry.list_versions(other) == []
     assert db.is_file()
@@ -389,16 +389,16 @@ def test_unknown_or_malformed_versions(own_model, tmp_path):
 def test_register_exported_is_idempotent_and_checks_the_card(own_model, tmp_path):
     import shutil
 
-    from toolchain.settings import PROJECT_ROOT
+    from heartbeat_core.settings import PROJECT_ROOT
 
     shipped = PROJECT_ROOT / "models" / "current"
-    version, new = registry.register_exported(shipped, settings=own_model)
+    version, new = runs.register_exported(shipped, settings=own_model)
     assert new
     info = {v.version: v for v in registry.list_versions(own_model)}[version]
     card = json.loads((shipped / "card.json").read_text())
     assert info.tags["model_sha256"] == card["sha256"]
     assert info.metrics["tflm_macro_f1"] == pytest.approx(card["summary"]["tflm_macro_f1"])
-    assert registry.register_exported(shipped, settings=own_model) == (version, False)
+    assert runs.register_exported(shipped, settings=own_model) == (version, False)
     assert len(registry.list_versions(own_model)) == 1
 
     tampered = tmp_path / "tampered"
@@ -407,5 +407,5 @@ def test_register_exported_is_idempotent_and_checks_the_card(own_model, tmp_path
     data[-1] ^= 1
     (tampered / "model_int8.tflite").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="sha256"):
-        registry.register_exported(tampered, settings=own_model)
+        runs.register_exported(tampered, settings=own_model)
     assert len(registry.list_versions(own_model)) == 1

@@ -22,7 +22,7 @@ def _enum(name: str, *values: str) -> sa.Enum:
     return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=16)
 
 
-def _device() -> list:
+def _device() -> list[sa.schema.SchemaItem]:
     """id, device_id (FK) and the device key columns every device-message table starts with."""
     return [
         sa.Column("id", sa.Integer(), nullable=False),
@@ -32,7 +32,7 @@ def _device() -> list:
     ]
 
 
-def _tail(table: str) -> list:
+def _tail(table: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),

@@ -10,12 +10,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
 
+from heartbeat_core.domain import ClassName
 from server.api.deps import ClinicianUser, CurrentUser, SessionDep
 from server.core.logging import get_logger
 from server.schemas.alert import AlertDetail, AlertPage, AlertStatusName
 from server.schemas.common import AUTH_ERRORS, error_responses
 from server.schemas.feedback import FeedbackCreate, FeedbackPublic
-from server.schemas.ingest import ClassName
 from server.services import alerts as alert_service
 from server.services import feedback as feedback_service
 

@@ -9,8 +9,15 @@ from server.api.deps import CurrentUser, EngineerUser, SessionDep
 from server.core.logging import get_logger
 from server.models.identity import Device
 from server.schemas.common import AUTH_ERRORS, MAX_ID, error_responses
-from server.schemas.device import (DEVICE_UID_PATTERN, DeviceCreate, DevicePublic, DevicesPublic,
-                                   DeviceTokenIssued, DeviceTokenPublic, DeviceUpdate)
+from server.schemas.device import (
+    DEVICE_UID_PATTERN,
+    DeviceCreate,
+    DevicePublic,
+    DevicesPublic,
+    DeviceTokenIssued,
+    DeviceTokenPublic,
+    DeviceUpdate,
+)
 from server.services import devices as device_service
 
 router = APIRouter(prefix="/devices", tags=["devices"])

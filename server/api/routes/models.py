@@ -6,7 +6,7 @@ past a failed gate (a rollback) is for administrators only, with a note.
 """
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -15,15 +15,18 @@ from server.schemas.common import AUTH_ERRORS, error_responses
 from server.schemas.models import ModelList, ModelVersionPublic, PromoteRequest, PromotionList, PromotionPublic
 from server.services import registry
 
+if TYPE_CHECKING:
+    from toolchain.registry import VersionInfo
+
 router = APIRouter(prefix="/models", tags=["models"])
 
 VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="Registered version number.")]
 
 
-def _public(info) -> ModelVersionPublic:
+def _public(info: VersionInfo) -> ModelVersionPublic:
     return ModelVersionPublic(name=info.name, version=info.version, aliases=list(info.aliases), run_id=info.run_id,
                               protocol=info.protocol, created_at=info.created_at, metrics=info.metrics,
-                              model_sha256=info.tags.get("model_sha256"),
+                              model_sha256=info.model_sha256,
                               production_path=registry.production_path(info),
                               promoted_at=info.tags.get("promoted_at"),
                               promoted_reason=info.tags.get("promoted_reason"))

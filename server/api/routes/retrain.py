@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from server.api.deps import EngineerUser, SessionDep, SettingsDep
 from server.core.logging import get_logger
+from server.models.ml import Job
 from server.schemas.common import AUTH_ERRORS, error_responses
 from server.schemas.retrain import JobList, JobLog, JobPublic, JobStatusName, RetrainParams
 from server.services import retrain as retrain_service
@@ -22,7 +23,7 @@ log = get_logger("retrain")
 JobPath = Annotated[int, Path(ge=1, le=2**31 - 1, description="Job id.")]
 
 
-def _public(job) -> JobPublic:
+def _public(job: Job) -> JobPublic:
     return JobPublic(id=job.id, kind=job.kind.value, status=job.status.value, params=job.params,
                      created_by=job.created_by, created_at=job.created_at, started_at=job.started_at,
                      finished_at=job.finished_at, worker=job.worker, cancel_requested=bool(job.cancel_requested),

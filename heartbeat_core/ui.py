@@ -6,7 +6,8 @@ stay quiet.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+import logging
+from collections.abc import Iterable, Iterator, Sized
 from typing import TypeVar
 
 from rich.console import Console
@@ -26,8 +27,8 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     if not _enabled:
         yield from items
         return
-    if total is None and hasattr(items, "__len__"):
-        total = len(items)  # type: ignore[arg-type]
+    if total is None and isinstance(items, Sized):
+        total = len(items)
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
@@ -67,8 +68,13 @@ def captured_native_output() -> Iterator[list[str]]:
             sys.stdout.flush()
             sys.stderr.flush()
             libc.fflush(None)
-            for fd, copy in zip((1, 2), saved):
+            for fd, copy in zip((1, 2), saved, strict=True):
                 os.dup2(copy, fd)
                 os.close(copy)
             tmp.seek(0)
             sink.append(tmp.read().decode(errors="replace"))
+
+
+def configure_logging(level: int = logging.WARNING) -> None:
+    """The command line's log lines on stderr: `LEVEL logger: message` (library modules only log)."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

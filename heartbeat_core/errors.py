@@ -1,6 +1,7 @@
-"""One error type for everything the toolchain refuses: what went wrong, where, and what to do.
+"""The error kinds of every part: what went wrong, where, and what to do.
 
-The CLI prints it as one line and exits non-zero; library callers catch it like any exception.
+The `heartbeat` command prints a HeartbeatError as one line and exits non-zero; library callers catch it like
+any exception.
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ class HeartbeatError(Exception):
         return text
 
 
+class ConfigError(HeartbeatError):
+    """Settings, a configuration file or options that a part cannot run with."""
+
+
 class DataError(HeartbeatError):
     """A record, CSV row or data folder that cannot be used."""
 
@@ -34,3 +39,7 @@ class ModelError(HeartbeatError):
 
 class GateError(HeartbeatError):
     """A promotion refused by the inter-patient gate."""
+
+
+class DeviceError(HeartbeatError, RuntimeError):
+    """The emulated device or its firmware build did not do what was needed; the message says what."""

@@ -1,9 +1,9 @@
-"""Host side of the emulated device: build the `qemu` image, run it in QEMU and talk the wire protocol to it.
+"""A wire-protocol client of the emulated device for tests and benchmarks: QemuDevice.
 
 Used by the software-in-the-loop test (tests/firmware/test_sil.py) and the device budget benchmark
-(benchmarks/device_budget.py); plain Python plus pyserial and edge_bridge.wire, no test framework. Building the
-image and starting QEMU is edge_bridge/emulator.py (shared with `heartbeat replay --emulator`); this module adds
-the test harness around it: a reader thread keeping every frame, waits, requests, memory reads.
+(benchmarks/device_budget.py); plain Python plus pyserial and edge_bridge.wire, no test framework. The image is
+built by heartbeat_system.firmware_build and QEMU started by heartbeat_system.emulator; this module adds the
+harness around them: a reader thread keeping every frame, waits, requests, memory reads through the QEMU monitor.
 
     elf = build_image(workspace)                          # `pio run -e qemu` in a PlatformIO workspace
     with QemuDevice(elf) as dev:                          # QEMU mps2-an386, UART0 on a free TCP port
@@ -11,48 +11,28 @@ the test harness around it: a reader thread keeping every frame, waits, requests
         dev.send(wire.GetStatus())
         ...
 
-QEMU's flags come from the board manifest (firmware/platforms/qemu-cortex-m4f/boards/mps2_an386.json, the
-same place the upload target and the test runner read them): `-icount shift=0`, semihosting. The UART is
-`-serial tcp:127.0.0.1:PORT,server=on,wait=on` (QEMU waits for the client, so no byte is lost) opened with
-pyserial as `socket://127.0.0.1:PORT`. A reader thread decodes everything the device sends, all the time
-(docs/protocol.md 3.5: a host blocked in write and a device blocked in write would otherwise wait for each
-other for ever).
+The UART is opened with pyserial as `socket://127.0.0.1:PORT`. A reader thread decodes everything the device
+sends, all the time (docs/protocol.md 3.5: a host blocked in write and a device blocked in write would otherwise
+wait for each other for ever).
 """
 from __future__ import annotations
 
 import re
 import socket
-import subprocess  # noqa: F401  (kept: benchmarks/device_budget.py runs tools through it)
-import sys
+import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from types import TracebackType
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+import serial
 
-import serial  # noqa: E402  (pyserial)
-
-from edge_bridge import wire  # noqa: E402
-# the build and QEMU start-up live in the bridge (`heartbeat replay --emulator` uses them too); re-exported here
-from edge_bridge.emulator import (  # noqa: E402,F401
-    BOARD_JSON,
-    PIO_TIMEOUT_S,
-    SYSTICK_HZ,
-    DeviceError,
-    Emulator,
-    build,
-    build_image,
-    elf_sizes,
-    elf_symbols,
-    free_tcp_port,
-    pio_environ,
-    pio_path,
-    qemu_command,
-)
+from edge_bridge import wire
+from heartbeat_core.errors import DeviceError
+from heartbeat_system.emulator import Emulator
+from heartbeat_system.ports import LOOPBACK
 
 
 @dataclass
@@ -67,7 +47,8 @@ class Received:
 class QemuDevice:
     """The firmware running in QEMU, its UART on a TCP socket, a reader thread decoding what it sends."""
 
-    def __init__(self, elf: Path, icount_shift: int | None = None, monitor: bool = False, log_path: Path | None = None):
+    def __init__(self, elf: Path, icount_shift: int | None = None, monitor: bool = False,
+                 log_path: Path | None = None):
         self.emulator = Emulator(elf, icount_shift=icount_shift, monitor=monitor, log_path=log_path)
         self.elf = self.emulator.elf
         self.port = self.emulator.port
@@ -87,10 +68,10 @@ class QemuDevice:
 
     # -- life cycle ---------------------------------------------------------------------------------
     @property
-    def proc(self):
+    def proc(self) -> subprocess.Popen[bytes] | None:
         return self.emulator.proc
 
-    def start(self) -> "QemuDevice":
+    def start(self) -> QemuDevice:
         self.emulator.start()
         self.connect()
         return self
@@ -100,18 +81,19 @@ class QemuDevice:
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc is not None and self.proc.poll() is not None:
-                raise DeviceError("QEMU exited with status %s before accepting a connection" % self.proc.returncode)
+                raise DeviceError(f"QEMU exited with status {self.proc.returncode} before accepting a connection")
             try:
-                self.link = serial.serial_for_url("socket://127.0.0.1:%d" % self.port, timeout=0.2)
+                self.link = serial.serial_for_url(f"socket://{LOOPBACK}:{self.port}", timeout=0.2)
                 break
             except serial.SerialException:
                 if time.monotonic() > deadline:
-                    raise DeviceError("QEMU never listened on 127.0.0.1:%d" % self.port) from None
+                    raise DeviceError(f"QEMU never listened on {LOOPBACK}:{self.port}") from None
                 time.sleep(0.05)
         self.decoder = wire.Decoder(wire.Accepts.DEVICE_TO_HOST)  # a new connection: a new byte stream
         self.host_seq = 0
         self._stop.clear()
-        self._reader = threading.Thread(target=self._read_loop, name="qemu-uart-reader", daemon=True)
+        self._reader = threading.Thread(target=self._read_loop, args=(self.link,), name="qemu-uart-reader",
+                                        daemon=True)
         self._reader.start()
         self.write_raw(b"\x00")
 
@@ -128,15 +110,15 @@ class QemuDevice:
         self.disconnect()
         self.emulator.stop()
 
-    def __enter__(self) -> "QemuDevice":
+    def __enter__(self) -> QemuDevice:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
     # -- reading ------------------------------------------------------------------------------------
-    def _read_loop(self) -> None:
-        link = self.link
+    def _read_loop(self, link: serial.SerialBase) -> None:
         while not self._stop.is_set():
             try:
                 data = link.read(4096)
@@ -167,8 +149,8 @@ class QemuDevice:
                     index += 1
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise DeviceError("no matching frame from the device within %.0f s (%d frames received)"
-                                      % (timeout_s, len(self.frames)))
+                    raise DeviceError(f"no matching frame from the device within {timeout_s:.0f} s "
+                                      f"({len(self.frames)} frames received)")
                 self._cond.wait(timeout=min(left, 0.5))
 
     def mark(self) -> int:
@@ -176,32 +158,40 @@ class QemuDevice:
         with self._cond:
             return len(self.frames)
 
-    def of_type(self, cls: type, start: int = 0) -> list[Received]:
+    def of_type(self, cls: type[wire.Message], start: int = 0) -> list[Received]:
         with self._cond:
             return [f for f in self.frames[start:] if isinstance(f.message, cls)]
 
     # -- writing ------------------------------------------------------------------------------------
+    def _open_link(self) -> serial.SerialBase:
+        if self.link is None:
+            raise DeviceError("not connected to the device", hint="start() or connect() first")
+        return self.link
+
     def write_raw(self, data: bytes) -> None:
         with self._write_lock:
-            self.link.write(data)
-            self.link.flush()
+            link = self._open_link()
+            link.write(data)
+            link.flush()
 
     def send(self, msg: wire.Message) -> int:
         """Sends a host message with the next host seq; returns that seq."""
         with self._write_lock:
             self.host_seq += 1
             seq = self.host_seq
-            self.link.write(wire.encode(msg, seq))
+            self._open_link().write(wire.encode(msg, seq))
         return seq
 
-    def request(self, msg: wire.Message, answer: type, timeout_s: float = 60.0) -> Received:
+    def request(self, msg: wire.Message, answer: type[wire.Message], timeout_s: float = 60.0) -> Received:
         """Sends `msg` and waits for the next frame of type `answer`."""
         start = self.mark()
         self.send(msg)
         return self.wait_for(lambda f: isinstance(f.message, answer), timeout_s, start)
 
     def status(self, timeout_s: float = 60.0) -> wire.Status:
-        return self.request(wire.GetStatus(), wire.Status, timeout_s).message
+        message = self.request(wire.GetStatus(), wire.Status, timeout_s).message
+        assert isinstance(message, wire.Status)
+        return message
 
     # -- memory (QEMU monitor) -----------------------------------------------------------------------
     def read_words(self, address: int, count: int) -> list[int]:
@@ -209,9 +199,9 @@ class QemuDevice:
         if self.monitor_port is None:
             raise DeviceError("QemuDevice(monitor=True) is needed to read memory")
         words: dict[int, int] = {}
-        with socket.create_connection(("127.0.0.1", self.monitor_port), timeout=30) as sock:
+        with socket.create_connection((LOOPBACK, self.monitor_port), timeout=30) as sock:
             buf = b""
-            sock.sendall(b"xp /%dwx 0x%x\n" % (count, address))
+            sock.sendall(f"xp /{count}wx 0x{address:x}\n".encode())
             deadline = time.monotonic() + 60
             last = address + 4 * (count - 1)
             while last not in words and time.monotonic() < deadline:
@@ -224,5 +214,5 @@ class QemuDevice:
                     for i, w in enumerate(re.findall(rb"0x([0-9a-f]{8})", m.group(2))):
                         words[base + 4 * i] = int(w, 16)
         if last not in words:
-            raise DeviceError("the QEMU monitor did not return the memory at 0x%x" % address)
+            raise DeviceError(f"the QEMU monitor did not return the memory at 0x{address:x}")
         return [words[address + 4 * i] for i in range(count)]
