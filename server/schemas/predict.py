@@ -6,7 +6,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonValue
 
-from heartbeat_core.domain import ClassName
+from heartbeat_core.domain import AAMI_CLASSES, ClassName
 
 Int8 = Annotated[int, Field(ge=-128, le=127, strict=True)]
 _EXAMPLE_BEAT: list[JsonValue] = [*[0] * 30, 12, 40, 90, 127, 60, -20, -45, -30, *[-5] * 90]
@@ -28,7 +28,7 @@ class PredictRequest(BaseModel):
 
 class PredictionPublic(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "prediction_id": 12, "model_version": 3, "label": "V", "class_names": ["N", "S", "V", "F", "Q"],
+        "prediction_id": 12, "model_version": 3, "label": "V", "class_names": list(AAMI_CLASSES),
         "scores": [-128, -126, 126, -128, -128], "probabilities": [0.0, 0.007812, 0.992188, 0.0, 0.0]}]})
 
     prediction_id: int = Field(description="Id of the logged prediction.")
@@ -41,7 +41,7 @@ class PredictionPublic(BaseModel):
 
 class RandomPredictionPublic(PredictionPublic):
     model_config = ConfigDict(json_schema_extra={"examples": [{
-        "prediction_id": 13, "model_version": 3, "label": "N", "class_names": ["N", "S", "V", "F", "Q"],
+        "prediction_id": 13, "model_version": 3, "label": "N", "class_names": list(AAMI_CLASSES),
         "scores": [127, -128, -128, -128, -128], "probabilities": [0.996094, 0.0, 0.0, 0.0, 0.0],
         "true_label": "N", "correct": True, "record": "100", "sample": 1907,
         "beat": _EXAMPLE_BEAT, "rr": [-3, 5, -8]}]})

@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 from sqlalchemy.orm import Session
 
+from heartbeat_core.domain import AAMI_CLASSES
 from heartbeat_core.settings import HeartbeatSettings
 from server.core.errors import ConflictError, ForbiddenError, InvalidError, NotFoundError
 from server.core.logging import get_logger
@@ -137,7 +138,7 @@ class ModelFiles:
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.card.get("class_names") or ["N", "S", "V", "F", "Q"])
+        return list(self.card.get("class_names") or AAMI_CLASSES)
 
     @property
     def test_records(self) -> list[str]:

@@ -19,12 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from heartbeat_core.domain import AAMI_CLASSES
 from heartbeat_core.errors import ModelError
 from toolchain.c_arrays import c_float_literal
 from toolchain.export import export_model
 from toolchain.versions import generate_firmware_lib, verify_export
 
-CLASSES = ("N", "S", "V", "F", "Q")
+CLASSES = AAMI_CLASSES
 CARD = {"tflm_arena_bytes": 6144, "mlflow_run_id": "0123abcd", "metrics": {"macro_f1": 0.5}}
 
 
