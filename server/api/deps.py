@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.api.permissions import DEPENDENCY_POLICIES, POLICIES
 from server.core import security
+from server.core.db import read_only
 from server.core.settings import Settings
 from server.models.base import utcnow
 from server.models.identity import Device, DeviceToken, User
@@ -59,7 +60,8 @@ def get_current_user(session: SessionDep, settings: SettingsDep,
         claims = security.decode_access_token(token, settings.secret_key.get_secret_value())
     except security.TokenError as exc:
         raise _unauthorized(str(exc)) from None
-    user = session.get(User, claims["sub"])
+    user = read_only(session).get(User, claims["sub"])
+    session.commit()  # ends the read: the route's own transaction (a writer's, on SQLite) starts when it needs one
     if user is None:
         raise _unauthorized("access token's user no longer exists")
     if not user.is_active:

@@ -1,12 +1,21 @@
-"""Users: create, find, update, disable, authenticate."""
+"""Users: create, find, update, disable, authenticate.
+
+Passwords are checked and hashed (argon2, a good part of a second with the production profile) outside any
+database transaction: on SQLite every transaction holds the one write lock (BEGIN IMMEDIATE), so a password
+check inside one made every writer - ingest above all - queue behind each login.
+"""
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.core import security
-from server.core.errors import ConflictError, NotFoundError
+from server.core.db import read_only
+from server.core.errors import ConflictError, InvalidError, NotFoundError
 from server.models.identity import Role, User
 from server.schemas.user import UserCreate, UserUpdate
 
@@ -35,10 +44,11 @@ def list_users(session: Session, offset: int = 0, limit: int = 100, role: Role |
 
 
 def create_user(session: Session, data: UserCreate) -> User:
+    password_hash = security.hash_password(data.password)  # before the transaction starts
     if get_user_by_email(session, data.email) is not None:
         raise ConflictError(f"a user with email {data.email} already exists")
-    user = User(email=data.email, full_name=data.full_name, role=data.role,
-                password_hash=security.hash_password(data.password), is_active=True)
+    user = User(email=data.email, full_name=data.full_name, role=data.role, password_hash=password_hash,
+                is_active=True)
     session.add(user)
     try:
         session.commit()
@@ -53,7 +63,10 @@ def _active_admins(session: Session) -> int:
                                                                          User.is_active.is_(True))) or 0
 
 
-def update_user(session: Session, user: User, data: UserUpdate, acting_user: User | None = None) -> User:
+def update_user(session: Session, user: User, data: UserUpdate, acting_user: User | None = None,
+                password_hash: str | None = None) -> User:
+    """`password_hash`: the new password's hash, made by the caller before its transaction began (the route
+    does); without it a new password is hashed here."""
     changes = data.model_dump(exclude_unset=True)
     for key in ("email", "full_name", "role", "is_active"):  # null means "leave as is" for these
         if key in changes and changes[key] is None:
@@ -75,7 +88,7 @@ def update_user(session: Session, user: User, data: UserUpdate, acting_user: Use
     if "is_active" in changes:
         user.is_active = changes["is_active"]
     if changes.get("password"):
-        user.password_hash = security.hash_password(changes["password"])
+        user.password_hash = password_hash or security.hash_password(changes["password"])
     try:
         session.commit()
     except IntegrityError:
@@ -89,21 +102,43 @@ def disable_user(session: Session, user: User, acting_user: User | None = None) 
 
 
 def change_password(session: Session, user: User, current_password: str, new_password: str) -> None:
-    from server.core.errors import InvalidError
-
+    """`user` was loaded by the request's authentication, which ended its transaction: both argon2 steps run
+    before the short write."""
+    if session.in_transaction():
+        session.commit()
     if not security.verify_password(current_password, user.password_hash):
         raise InvalidError("current password is wrong")
-    user.password_hash = security.hash_password(new_password)
+    new_hash = security.hash_password(new_password)
+    user.password_hash = new_hash
     session.commit()
 
 
-def authenticate(session: Session, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None (same answer and timing for every failure)."""
-    user = get_user_by_email(session, email)
-    ok = security.verify_password(password, user.password_hash if user else None)
-    if not ok or user is None or not user.is_active:
+@dataclass(frozen=True)
+class LoginUser:
+    """Who logged in (the answer of `authenticate`)."""
+
+    id: int
+    role: Role
+
+
+def authenticate(sessionmaker: Callable[[], Session], email: str, password: str) -> LoginUser | None:
+    """The active user with this email and password, or None (same answer and timing for every failure).
+
+    The user is read in a read-only transaction that ends before the password is checked; a hash made with old
+    argon2 parameters is replaced afterwards in a short transaction of its own (unless the password changed
+    meanwhile)."""
+    with sessionmaker() as session:
+        read_only(session)
+        user = get_user_by_email(session, email)
+        found = None if user is None else (user.id, user.role, user.password_hash, user.is_active)
+    ok = security.verify_password(password, found[2] if found else None)
+    if not ok or found is None or not found[3]:
         return None
-    if security.password_needs_rehash(user.password_hash):
-        user.password_hash = security.hash_password(password)
-        session.commit()
-    return user
+    user_id, role, old_hash, _active = found
+    if security.password_needs_rehash(old_hash):
+        new_hash = security.hash_password(password)
+        with sessionmaker() as session:
+            session.execute(update(User).where(User.id == user_id, User.password_hash == old_hash)
+                            .values(password_hash=new_hash))
+            session.commit()
+    return LoginUser(id=user_id, role=role)

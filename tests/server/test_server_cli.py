@@ -49,9 +49,8 @@ def test_create_admin_then_log_in(tmp_path):
     assert "administrator chief@hospital.example created" in r.out
     engine = make_engine(f"sqlite:///{tmp_path / 'server' / 'server.db'}")
     try:
-        with make_sessionmaker(engine)() as session:
-            user = authenticate(session, "chief@hospital.example", "a long admin passphrase")
-            assert user is not None and user.role.value == "admin"
+        user = authenticate(make_sessionmaker(engine), "chief@hospital.example", "a long admin passphrase")
+        assert user is not None and user.role.value == "admin"
     finally:
         engine.dispose()
 

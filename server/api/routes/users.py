@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 
 from server.api.deps import AdminUser, CurrentUser, SessionDep
+from server.core import security
 from server.core.logging import get_logger
 from server.models.identity import Role
 from server.schemas.common import AUTH_ERRORS, MAX_ID, Message, error_responses
@@ -60,7 +61,10 @@ def read_user(session: SessionDep, _admin: AdminUser, user_id: UserId) -> UserPu
 def update_user(session: SessionDep, admin: AdminUser, user_id: UserId, body: UserUpdate) -> UserPublic:
     """Change email, name, role, active flag or password. The last active administrator cannot be demoted or
     disabled, and administrators cannot disable themselves."""
-    user = user_service.update_user(session, user_service.get_user(session, user_id), body, acting_user=admin)
+    # a new password is hashed before the transaction starts (argon2 would hold the write lock)
+    new_hash = security.hash_password(body.password) if body.password else None
+    user = user_service.update_user(session, user_service.get_user(session, user_id), body, acting_user=admin,
+                                    password_hash=new_hash)
     log.info("admin user_id=%s updated user_id=%s fields=%s", admin.id, user.id,
              ",".join(sorted(body.model_dump(exclude_unset=True))))
     return UserPublic.model_validate(user)
