@@ -66,6 +66,8 @@ def get_current_user(session: SessionDep, settings: SettingsDep,
         raise _unauthorized("access token's user no longer exists")
     if not user.is_active:
         raise _unauthorized("user is disabled")
+    if claims["ver"] != user.token_version:
+        raise _unauthorized(security.STALE_TOKEN)
     return user
 
 

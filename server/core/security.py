@@ -61,13 +61,14 @@ class TokenError(Exception):
     """An access token that cannot be used; the message says why (expired, bad signature, malformed)."""
 
 
-def create_access_token(user_id: int, role: str, secret_key: str, minutes: int,
+def create_access_token(user_id: int, role: str, secret_key: str, minutes: int, *, version: int,
                         now: datetime | None = None) -> tuple[str, int]:
-    """A signed JWT (sub = user id, role, iat, exp, jti) and its lifetime in seconds."""
+    """A signed JWT (sub = user id, role, ver = the user's token version, iat, exp, jti) and its lifetime in
+    seconds."""
     now = now or datetime.now(UTC)
     expires = now + timedelta(minutes=minutes)
-    claims = {"sub": str(user_id), "role": role, "iat": int(now.timestamp()), "exp": int(expires.timestamp()),
-              "jti": uuid.uuid4().hex}
+    claims = {"sub": str(user_id), "role": role, "ver": version, "iat": int(now.timestamp()),
+              "exp": int(expires.timestamp()), "jti": uuid.uuid4().hex}
     return jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM), int((expires - now).total_seconds())
 
 
@@ -84,7 +85,14 @@ def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:
         claims["sub"] = int(claims["sub"])
     except (TypeError, ValueError):
         raise TokenError("access token subject is not a user id") from None
+    version = claims.get("ver")
+    if type(version) is not int:  # tokens from before token versions, or made by hand
+        raise TokenError(STALE_TOKEN)
     return claims
+
+
+STALE_TOKEN = ("access token is no longer valid: the password was changed or the user was disabled after it was "
+               "issued; log in again (POST /api/v1/auth/token)")
 
 
 def generate_device_token() -> tuple[str, str, str]:

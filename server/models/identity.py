@@ -27,6 +27,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # in every access token ("ver"); a password change, an administrator's reset or a disabling moves it on, so
+    # the tokens issued before stop working (also after the user is enabled again)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def __repr__(self) -> str:  # never the hash
         return f"User(id={self.id!r}, email={self.email!r}, role={self.role!r}, active={self.is_active!r})"

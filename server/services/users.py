@@ -86,9 +86,12 @@ def update_user(session: Session, user: User, data: UserUpdate, acting_user: Use
     if "role" in changes:
         user.role = changes["role"]
     if "is_active" in changes:
+        if user.is_active and not changes["is_active"]:
+            user.token_version += 1  # the tokens issued so far stay dead, also once the user is enabled again
         user.is_active = changes["is_active"]
     if changes.get("password"):
         user.password_hash = password_hash or security.hash_password(changes["password"])
+        user.token_version += 1
     try:
         session.commit()
     except IntegrityError:
@@ -110,6 +113,7 @@ def change_password(session: Session, user: User, current_password: str, new_pas
         raise InvalidError("current password is wrong")
     new_hash = security.hash_password(new_password)
     user.password_hash = new_hash
+    user.token_version = User.token_version + 1  # in SQL: a concurrent change moves it on too
     session.commit()
 
 
@@ -119,6 +123,7 @@ class LoginUser:
 
     id: int
     role: Role
+    token_version: int
 
 
 def authenticate(sessionmaker: Callable[[], Session], email: str, password: str) -> LoginUser | None:
@@ -130,15 +135,16 @@ def authenticate(sessionmaker: Callable[[], Session], email: str, password: str)
     with sessionmaker() as session:
         read_only(session)
         user = get_user_by_email(session, email)
-        found = None if user is None else (user.id, user.role, user.password_hash, user.is_active)
+        found = None if user is None else (user.id, user.role, user.password_hash, user.is_active,
+                                           user.token_version)
     ok = security.verify_password(password, found[2] if found else None)
     if not ok or found is None or not found[3]:
         return None
-    user_id, role, old_hash, _active = found
+    user_id, role, old_hash, _active, token_version = found
     if security.password_needs_rehash(old_hash):
         new_hash = security.hash_password(password)
         with sessionmaker() as session:
             session.execute(update(User).where(User.id == user_id, User.password_hash == old_hash)
                             .values(password_hash=new_hash))
             session.commit()
-    return LoginUser(id=user_id, role=role)
+    return LoginUser(id=user_id, role=role, token_version=token_version)

@@ -49,8 +49,8 @@ def test_missing_token_is_401_naming_the_token_route(live_server):
 
 def _token(live_server, **claims) -> str:
     now = datetime.now(UTC)
-    base = {"sub": "1", "role": "admin", "iat": int(now.timestamp()), "exp": int((now + timedelta(minutes=5))
-                                                                                   .timestamp())}
+    base = {"sub": "1", "role": "admin", "ver": 0, "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(minutes=5)).timestamp())}
     base.update(claims)
     return jwt.encode(base, live_server.settings.secret_key.get_secret_value(), algorithm="HS256")
 

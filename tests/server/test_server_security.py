@@ -36,11 +36,11 @@ def test_hashes_made_with_other_parameters_still_verify_and_ask_for_a_rehash(lig
 
 
 def test_access_token_round_trip_and_expiry():
-    token, seconds = security.create_access_token(7, "engineer", KEY, 30)
+    token, seconds = security.create_access_token(7, "engineer", KEY, 30, version=2)
     assert seconds == 1800
     claims = security.decode_access_token(token, KEY)
-    assert claims["sub"] == 7 and claims["role"] == "engineer" and claims["jti"]
-    old, _ = security.create_access_token(7, "engineer", KEY, 30,
+    assert claims["sub"] == 7 and claims["role"] == "engineer" and claims["jti"] and claims["ver"] == 2
+    old, _ = security.create_access_token(7, "engineer", KEY, 30, version=2,
                                           now=datetime.now(UTC) - timedelta(minutes=31))
     with pytest.raises(security.TokenError, match="expired"):
         security.decode_access_token(old, KEY)

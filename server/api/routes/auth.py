@@ -48,6 +48,6 @@ async def login(request: Request, settings: SettingsDep,
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "incorrect email or password, or the user is disabled",
                             headers={"WWW-Authenticate": "Bearer"})
     token, seconds = security.create_access_token(user.id, user.role.value, settings.secret_key.get_secret_value(),
-                                                  settings.access_token_minutes)
+                                                  settings.access_token_minutes, version=user.token_version)
     log.info("login user_id=%s role=%s", user.id, user.role.value)
     return Token(access_token=token, expires_in=seconds)
