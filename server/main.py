@@ -22,6 +22,7 @@ from server.core.errors import DomainError
 from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
 from server.core.security import configure_password_hashing
 from server.core.settings import Settings, get_settings
+from server.core.text import escape
 from server.schemas.common import ValidationErrorBody
 
 log = get_logger()
@@ -81,7 +82,7 @@ class RequestIdMiddleware:
 
 
 def _field_path(loc: Sequence[object]) -> str:
-    parts = [str(p) for p in loc]
+    parts = [escape(str(p)) for p in loc]
     return ".".join(parts[1:] if parts and parts[0] in ("body", "query", "path", "header", "cookie") else parts)
 
 
@@ -90,8 +91,9 @@ def validation_report(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     passwords), and the problems one by one."""
     issues: list[dict[str, Any]] = []
     for err in errors:
-        loc = list(err.get("loc", ()))
-        message = err.get("msg", "invalid")
+        # names sent by the client (JSON keys) may hold anything, a lone surrogate too: escaped (escape())
+        loc = [escape(p) if isinstance(p, str) else p for p in err.get("loc", ())]
+        message = escape(str(err.get("msg", "invalid")))
         if err.get("type") == "json_invalid":
             ctx = err.get("ctx") or {}
             where = f" at character {loc[1]}" if len(loc) > 1 else ""

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from heartbeat_core.domain import AAMI_CLASSES, ClassName
+from server.core.text import escape, surrogate_path
 
 U8 = Annotated[int, Field(ge=0, le=0xFF)]
 U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
@@ -248,9 +249,10 @@ class IngestRequest(_Strict):
 
 
 def error_field(loc: tuple[int | str, ...]) -> str:
+    """The dotted path of a field (`ecg.samples[3]`); names sent by the client are escaped (escape())."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{escape(part)}" if out else escape(str(part)))
     return out
 
 
@@ -271,6 +273,11 @@ def validate_items(items: list[Any], device_id: str) -> tuple[list[tuple[int, An
     valid: list[tuple[int, Any]] = []
     errors: list[ItemError] = []
     for index, raw in enumerate(items):
+        bad_text = surrogate_path(raw)
+        if bad_text is not None:  # JSON's "\ud800" escape: not Unicode text, it can be neither hashed nor stored
+            errors.append(ItemError(index=index, field=error_field(bad_text) or "item", message=(
+                "holds a lone surrogate (a \\ud800-\\udfff escape without its pair), which is not Unicode text")))
+            continue
         try:
             item = ITEM_ADAPTER.validate_python(raw)
         except ValidationError as exc:

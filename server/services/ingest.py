@@ -82,7 +82,8 @@ def request_sha256(request: IngestRequest) -> str:
     """The batch's fingerprint: the same JSON content (whatever its spacing or key order) gives the same hash."""
     canonical = json.dumps({"device_id": request.device_id, "items": request.items}, sort_keys=True,
                            separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a lone surrogate (refused item by item later) must not stop the hash; other text is UTF-8
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check_device(session: Session, token_device: Device, device_uid: str) -> Device:

@@ -1,0 +1,61 @@
+"""Issue 14, ingest: input that gave a 500 (which the bridge retries for ever) or was taken silently is a 422
+naming the item and field, and nothing of the batch is stored."""
+from __future__ import annotations
+
+import json
+
+from telemetry_items import Peek, alert, beat, feedback, hello, new_boot, new_key
+
+from server.models.telemetry import Beat
+
+
+def _post_raw(live_server, token: str, device_uid: str, items: list[dict]):
+    # json.dumps escapes a lone surrogate as \\ud800 (valid JSON text; httpx cannot encode it)
+    body = json.dumps({"device_id": device_uid, "items": items})
+    return live_server.client(token).post("/api/v1/ingest", content=body.encode("ascii"), headers={
+        "Idempotency-Key": new_key(), "Content-Type": "application/json"})
+
+
+def _beats(live_server, device_id: int) -> int:
+    from server.core.db import make_engine, make_sessionmaker
+
+    engine = make_engine(live_server.settings.db_url)
+    try:
+        return Peek(make_sessionmaker(engine)).count(Beat, device_id=device_id)
+    finally:
+        engine.dispose()
+
+
+def test_a_lone_surrogate_anywhere_in_an_item_is_a_422_naming_the_item(live_server):
+    """Finding 4: a lone surrogate gave a 500 (UnicodeEncodeError hashing the request) before validation."""
+    device = live_server.make_device()
+    boot = new_boot()
+    items = [
+        hello(boot, 1),
+        beat(boot, 2),
+        beat(boot, 3, flags=1),
+        alert(boot, 4, 3),
+        {**beat(boot, 5), "label": "\ud800"},
+        {**feedback(boot, 4), "clinician": "Dr. \udfff Bedside"},
+        {**beat(boot, 6), "\ud800extra": 1},
+        {**hello(boot, 7), "firmware_version": "1.\ud800"},
+    ]
+    r = _post_raw(live_server, device.token, device.device_uid, items)
+    assert r.status_code == 422, r.text
+    errors = r.json()["detail"]["errors"]
+    assert {e["index"] for e in errors} == {4, 5, 6, 7}, errors
+    by_index = {e["index"]: e for e in errors}
+    assert by_index[5]["field"] == "clinician" and "surrogate" in by_index[5]["message"]
+    assert "\\ud800" in by_index[6]["field"]  # named, escaped
+    assert _beats(live_server, device.id) == 0
+
+
+def test_a_lone_surrogate_in_the_envelope_is_a_422(live_server):
+    device = live_server.make_device()
+    r = _post_raw(live_server, device.token, "hb-\ud800", [beat(new_boot(), 1)])
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]["errors"][0]["index"] is None
+    body = json.dumps({"device_id": device.device_uid, "items": [beat(new_boot(), 1)], "\udc00": 1})
+    r = live_server.client(device.token).post("/api/v1/ingest", content=body.encode("ascii"), headers={
+        "Idempotency-Key": new_key(), "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
