@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 JWT_ALGORITHM = "HS256"
+MAX_USER_ID = 2**31 - 1
 DEVICE_TOKEN_PREFIX = "hbd_"
 DEVICE_TOKEN_DISPLAY_CHARS = 8  # "hbd_" + the first 8 characters: enough to tell tokens apart in a list
 
@@ -81,10 +82,11 @@ def decode_access_token(token: str, secret_key: str) -> dict[str, Any]:
         raise TokenError("access token signature is invalid") from None
     except jwt.PyJWTError as exc:
         raise TokenError(f"access token is malformed ({exc.__class__.__name__})") from None
-    try:
-        claims["sub"] = int(claims["sub"])
-    except (TypeError, ValueError):
-        raise TokenError("access token subject is not a user id") from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject.isascii() or not subject.isdigit() or len(subject) > 10 \
+            or not 1 <= int(subject) <= MAX_USER_ID:  # a user id fits the database's 32-bit INTEGER
+        raise TokenError("access token subject is not a user id")
+    claims["sub"] = int(subject)
     version = claims.get("ver")
     if type(version) is not int:  # tokens from before token versions, or made by hand
         raise TokenError(STALE_TOKEN)

@@ -1,11 +1,26 @@
 """Shapes shared by every route: error bodies and simple messages."""
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MAX_ID = 2**31 - 1  # ids and offsets fit a 32-bit signed INTEGER on every database (else: a clear 422, not a 500)
+
+
+def as_utc_time(value: datetime) -> datetime:
+    """The time in UTC (a time without a zone is taken as UTC). A time whose offset moves it outside the years
+    1..9999 (`0001-01-01T00:00:00+01:00`) is refused: Python cannot represent it in UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{value.isoformat()} is outside the years 1..9999 in UTC") from None
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc_time)]
 
 
 class ErrorMessage(BaseModel):

@@ -30,6 +30,7 @@ from pydantic.config import JsonDict
 
 from heartbeat_core.domain import AAMI_CLASSES, ClassName
 from server.core.text import escape, surrogate_path
+from server.schemas.common import as_utc_time
 
 U8 = Annotated[int, Field(ge=0, le=0xFF)]
 U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
@@ -51,7 +52,7 @@ def _iso_text(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
+Timestamp = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text), AfterValidator(as_utc_time)]
 
 
 def _five_scores(value: list[int]) -> list[int]:

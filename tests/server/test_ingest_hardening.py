@@ -59,3 +59,29 @@ def test_a_lone_surrogate_in_the_envelope_is_a_422(live_server):
     r = live_server.client(device.token).post("/api/v1/ingest", content=body.encode("ascii"), headers={
         "Idempotency-Key": new_key(), "Content-Type": "application/json"})
     assert r.status_code == 422, r.text
+
+
+EDGE_TIMES = ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+
+
+def test_times_at_the_edge_of_the_datetime_range_are_a_422_naming_the_item(live_server):
+    """Finding 5: an offset that moves a time outside years 1..9999 in UTC gave a 500 OverflowError."""
+    device = live_server.make_device()
+    boot = new_boot()
+    items = [beat(boot, 1, flags=1), alert(boot, 2, 1),
+             {**beat(boot, 3), "received_at": EDGE_TIMES[0]}, {**beat(boot, 4), "received_at": EDGE_TIMES[1]},
+             {**feedback(boot, 2), "created_at": EDGE_TIMES[1]}]
+    r = _post_raw(live_server, device.token, device.device_uid, items)
+    assert r.status_code == 422, r.text
+    errors = r.json()["detail"]["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(2, "received_at"), (3, "received_at"), (4, "created_at")]
+    assert _beats(live_server, device.id) == 0
+
+
+def test_alert_filters_at_the_edge_of_the_datetime_range_are_a_422(live_server, clinician):
+    c = live_server.client(clinician.token)
+    for name in ("since", "until"):
+        for value in EDGE_TIMES:
+            r = c.get("/api/v1/alerts", params={name: value})
+            assert r.status_code == 422, (name, value, r.text)
+            assert [e["field"] for e in r.json()["detail"]["errors"]] == [name]

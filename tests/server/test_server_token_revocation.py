@@ -42,3 +42,19 @@ def test_a_disabled_users_tokens_stay_dead_after_re_enabling(live_server, admin)
     r = live_server.client(user.token).get(ME)
     assert r.status_code == 401, r.text
     assert _status(live_server, live_server.login(user.email, user.password)) == 200
+
+
+def test_a_signed_token_whose_subject_does_not_fit_a_user_id_is_401(live_server):
+    """Finding 14: a correctly signed JWT with sub 2**70 gave a 500 (integer overflow binding the query)."""
+    from datetime import UTC, datetime, timedelta
+
+    import jwt
+
+    now = datetime.now(UTC)
+    for sub in (str(2**70), str(2**31), "-1", "0"):
+        token = jwt.encode({"sub": sub, "role": "admin", "ver": 0, "iat": int(now.timestamp()),
+                            "exp": int((now + timedelta(minutes=5)).timestamp())},
+                           live_server.settings.secret_key.get_secret_value(), algorithm="HS256")
+        r = live_server.client(token).get(ME)
+        assert r.status_code == 401, (sub, r.text)
+        assert "subject" in r.json()["detail"] or "no longer exists" in r.json()["detail"]

@@ -5,7 +5,6 @@ and admins give feedback (ClinicianUser). Bedside feedback arrives through /inge
 """
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, status
@@ -14,7 +13,7 @@ from heartbeat_core.domain import ClassName
 from server.api.deps import ClinicianUser, CurrentUser, SessionDep
 from server.core.logging import get_logger
 from server.schemas.alert import AlertDetail, AlertPage, AlertStatusName
-from server.schemas.common import AUTH_ERRORS, error_responses
+from server.schemas.common import AUTH_ERRORS, UtcDateTime, error_responses
 from server.schemas.feedback import FeedbackCreate, FeedbackPublic
 from server.services import alerts as alert_service
 from server.services import feedback as feedback_service
@@ -33,8 +32,8 @@ def list_alerts(
     alert_status: Annotated[AlertStatusName | None, Query(alias="status", description="open, confirmed, "
                                                           "rejected or relabelled")] = None,
     label: Annotated[ClassName | None, Query(description="the class the device gave (N, S, V, F, Q)")] = None,
-    since: Annotated[datetime | None, Query(description="received at or after (ISO 8601; no zone: UTC)")] = None,
-    until: Annotated[datetime | None, Query(description="received before (ISO 8601; no zone: UTC)")] = None,
+    since: Annotated[UtcDateTime | None, Query(description="received at or after (ISO 8601; no zone: UTC)")] = None,
+    until: Annotated[UtcDateTime | None, Query(description="received before (ISO 8601; no zone: UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> AlertPage:
