@@ -3,6 +3,10 @@
 The request id comes from the `X-Request-ID` header (when it is a sane token) or is made up; it is kept in a
 context variable that the request-id middleware sets, so every logger under "heartbeat.server" stamps it.
 Never pass a password, password hash or token to these loggers.
+
+Log lines cannot be forged: SafeFormatter escapes every control, formatting and separator character of the
+message (server/core/text.escape: a CR/LF in a URL path, a login name or a JSON key becomes a visible `\n`), and
+indents a traceback's lines behind `  | `, so every line that starts at the margin is one the server wrote.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import re
 import uuid
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+
+from server.core.text import escape
 
 LOGGER_NAME = "heartbeat.server"
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -29,6 +35,24 @@ def new_request_id(incoming: str | None = None) -> str:
     return uuid.uuid4().hex
 
 
+class SafeFormatter(logging.Formatter):
+    """One line per record whatever the message holds; a traceback follows on lines indented behind `  | `."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = escape(record.getMessage())
+        if self.usesTime():
+            record.asctime = self.formatTime(record, self.datefmt)
+        line = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        extra = [record.exc_text] if record.exc_text else []
+        if record.stack_info:
+            extra.append(self.formatStack(record.stack_info))
+        for block in extra:
+            line += "".join(f"\n  | {escape(part)}" for part in block.splitlines())
+        return line
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get()
@@ -40,7 +64,7 @@ def add_file_handler(log_dir: Path, max_bytes: int, backup_count: int) -> Rotati
     log_dir.mkdir(parents=True, exist_ok=True)
     handler = RotatingFileHandler(log_dir / "app.log", maxBytes=max_bytes, backupCount=backup_count,
                                   encoding="utf-8")
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(SafeFormatter(FORMAT))
     handler.addFilter(RequestIdFilter())
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)

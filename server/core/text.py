@@ -2,8 +2,9 @@
 
 - `escape(text)`: every control character (C0, DEL, C1), line or paragraph separator, invisible formatting
   character (bidirectional overrides, zero-width characters) and lone surrogate becomes a visible escape
-  (`\\n`, `\\x00`, `\\u202e`, `\\ud800`), and a backslash is doubled, so a value can never start a forged log line,
-  hide part of a line, or stop a UTF-8 encoder. Printable text, accents and non-Latin scripts stay as they are.
+  (`\\n`, `\\x00`, `\\u202e`, `\\ud800`), so a value can never start a forged log line, hide part of a line, or
+  stop a UTF-8 encoder. (Backslashes are kept as they are: a literal `\\n` sent as text reads like an escaped line
+  break, but cannot make one.) Printable text, accents and non-Latin scripts stay as they are.
 - `surrogate_path(value)`: where a parsed JSON value holds a lone surrogate (JSON's `\\ud800` escape gives Python
   strings that are not Unicode text and cannot be encoded or stored), or None.
 - `unsafe_character(text)`: the first character a name or e-mail address must not hold (control, formatting,
@@ -14,7 +15,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
@@ -31,7 +32,7 @@ def _escape_char(ch: str) -> str:
 
 def escape(text: str) -> str:
     """`text` with every unsafe character written as a visible escape (see the module docstring)."""
-    if text.isprintable() and "\\" not in text:  # the common case, fast (isprintable is False for all of them)
+    if text.isprintable():  # the common case, fast (isprintable is False for every character escaped)
         return text
     return "".join(_escape_char(ch) if ch in _SHORT or _unsafe(ch) else ch for ch in text)
 

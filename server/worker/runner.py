@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.core.logging import LOGGER_NAME, get_logger
+from server.core.logging import LOGGER_NAME, SafeFormatter, get_logger
 from server.core.settings import Settings
 from server.models.ml import Job, JobStatus
 from server.services import retrain
@@ -237,7 +237,7 @@ def _worker_log(settings: Settings) -> logging.Handler:
     settings.log_folder.mkdir(parents=True, exist_ok=True)
     handler = RotatingFileHandler(settings.log_folder / "worker.log", maxBytes=settings.log_max_bytes,
                                   backupCount=settings.log_backup_count, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)

@@ -59,3 +59,24 @@ def test_app_log_rotates(make_settings):
         assert all(p.stat().st_size <= 4096 for p in live.log_path.parent.iterdir())
     finally:
         stop_live_server(live)
+
+
+def test_nothing_a_client_sends_can_forge_or_cut_a_log_line(live_server, admin):
+    """Issue 14 finding 3: the URL path (percent-decoded), the login name and JSON key names in 422 answers
+    reached app.log raw: a CR/LF wrote a forged line, NUL bytes got in."""
+    forged = "2026-12-04 00:00:00,000 INFO [forged] heartbeat.server: forged"
+    c = live_server.client()
+    c.get("/api/v1/x%0A" + forged.replace(" ", "%20") + "%00%0D%1B%E2%80%AE")
+    c.post("/api/v1/auth/token", data={"username": f"evil\r\n{forged}\x00@x.example", "password": "whatever 123"})
+    live_server.client(admin.token).post("/api/v1/users", content=('{"email": "a@b.example", "role": "clinician", '
+                                                                  '"password": "long enough passphrase", '
+                                                                  f'"x\\n{forged}\\u0000": 1}}').encode(),
+                                         headers={"Content-Type": "application/json"})
+    raw = live_server.log_path.read_bytes()
+    assert b"\x00" not in raw and b"\r" not in raw and b"\x1b" not in raw
+    text = raw.decode("utf-8")
+    assert "\u202e" not in text
+    lines = text.splitlines()
+    assert not [line for line in lines if line.startswith("2026-12-04 00:00:00,000")], "a forged line got in"
+    escaped = [line for line in lines if "\\n" + forged.lower() in line.lower()]
+    assert len(escaped) >= 3, escaped  # path, login name and JSON key, each escaped on its own line
