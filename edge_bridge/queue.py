@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -178,7 +179,11 @@ class DurableQueue:
         self.full = False
         self.refused = 0  # device messages refused for the disk budget since open
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.parent.exists():  # the queue holds patients' beats: folder 0700, files 0600
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(self.path.parent, 0o700)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite's -wal/-shm take its mode
+            os.chmod(self.path, 0o600)
             self._db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")

@@ -61,7 +61,8 @@ def private_file(path: Path, make: Callable[[], str]) -> str:
     """The content of a 0600 file under the state folder, made by `make()` the first time."""
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)  # whatever the umask
     value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:

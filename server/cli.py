@@ -5,6 +5,7 @@ Registered in pyproject.toml under the entry-point group `heartbeat.commands`; t
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,10 +21,15 @@ app = typer.Typer(name="server", help="The Heartbeat Edge server: API, migration
 
 
 def _settings() -> Settings:
+    from server.core.files import prepare_state
     from server.core.security import configure_password_hashing
     from server.core.settings import get_settings
 
     settings = get_settings()
+    # what the server and its worker write is private (password and token hashes, patients' ECG): files the
+    # code does not make 0600 itself (MLflow's, a training run's) are made so by the umask
+    os.umask(0o077)
+    prepare_state(settings)
     configure_password_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib,
                                settings.password_hash_parallelism)
     return settings

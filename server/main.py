@@ -19,6 +19,7 @@ from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
 from server.core.errors import DomainError
+from server.core.files import prepare_state
 from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
 from server.core.security import configure_password_hashing
 from server.core.settings import Settings, get_settings
@@ -236,6 +237,7 @@ class BodyLimitMiddleware:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    prepare_state(settings)  # folders 0700, databases and logs 0600, whatever the umask
     configure_password_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib,
                                settings.password_hash_parallelism)
     engine = make_engine(settings.db_url)

@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from server.core.files import private_sqlite, sqlite_file
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -50,10 +52,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("max_overflow", 30)
         return create_engine(url, **kwargs)
 
-    database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    database = sqlite_file(url)
+    if database is not None:
         try:
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            private_sqlite(database)  # 0600 (and so its -wal/-shm), its folder 0700 when made here
         except OSError:
             pass  # the first connection reports the unusable path (the health check says so; no crash here)
     connect_args = kwargs.pop("connect_args", {})

@@ -16,7 +16,9 @@ import re
 import uuid
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import Any
 
+from server.core.files import open_private, private_dir
 from server.core.text import escape
 
 LOGGER_NAME = "heartbeat.server"
@@ -59,11 +61,22 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(RotatingFileHandler):
+    """A RotatingFileHandler whose files are 0600 whatever the umask (rotated files keep the mode)."""
+
+    def _open(self) -> Any:
+        return open_private(Path(self.baseFilename), self.mode, encoding=self.encoding, errors=self.errors)
+
+
+def private_log_handler(path: Path, max_bytes: int, backup_count: int) -> RotatingFileHandler:
+    """A rotating log file (0600 in a 0700 folder) with the safe one-line format; app.log and worker.log."""
+    private_dir(path.parent)
+    return PrivateRotatingFileHandler(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
+
+
 def add_file_handler(log_dir: Path, max_bytes: int, backup_count: int) -> RotatingFileHandler:
     """Attach a rotating <log_dir>/app.log handler to the server's logger; return it (to remove at shutdown)."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(log_dir / "app.log", maxBytes=max_bytes, backupCount=backup_count,
-                                  encoding="utf-8")
+    handler = private_log_handler(log_dir / "app.log", max_bytes, backup_count)
     handler.setFormatter(SafeFormatter(FORMAT))
     handler.addFilter(RequestIdFilter())
     logger = logging.getLogger(LOGGER_NAME)

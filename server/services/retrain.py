@@ -9,7 +9,6 @@ PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED`, SQLite a conditional `UPDATE ...
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session
 
 from server.core.errors import ConflictError, NotFoundError
+from server.core.files import private_dir, write_private
 from server.core.settings import Settings
 from server.models.ml import FINISHED_STATUSES, Job, JobKind, JobStatus
 
@@ -47,12 +47,10 @@ def create_job(session: Session, settings: Settings, params: dict[str, Any], use
     session.flush()
     folder = job_dir(settings, job.id)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        private_dir(folder)
         params_path = folder / PARAMS_FILE
-        tmp = params_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"job_id": job.id, "kind": job.kind.value, "created_by": user_id,
-                                   "params": params}, indent=2, sort_keys=True))
-        os.replace(tmp, params_path)
+        write_private(params_path, json.dumps({"job_id": job.id, "kind": job.kind.value, "created_by": user_id,
+                                               "params": params}, indent=2, sort_keys=True))
         job.params_path = str(params_path)
         job.log_path = str(folder / LOG_FILE)
         session.commit()

@@ -19,9 +19,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _write_result(folder: Path, result: dict[str, Any]) -> None:
-    tmp = folder / "result.json.tmp"
-    tmp.write_text(json.dumps(result, indent=2, sort_keys=True))
-    os.replace(tmp, folder / "result.json")
+    from server.core.files import write_private
+
+    write_private(folder / "result.json", json.dumps(result, indent=2, sort_keys=True))
 
 
 def _leave_a_core_free() -> None:

@@ -28,7 +28,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from server.core.logging import LOGGER_NAME, SafeFormatter, get_logger
+from server.core.files import open_private, prepare_state, private_dir, write_private
+from server.core.logging import LOGGER_NAME, SafeFormatter, get_logger, private_log_handler
 from server.core.settings import Settings
 from server.models.ml import Job, JobStatus
 from server.services import retrain
@@ -46,7 +47,7 @@ def worker_name() -> str:
 
 def _job_log(path: Path, message: str) -> None:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    with path.open("a", encoding="utf-8") as f:
+    with open_private(path, "a", encoding="utf-8") as f:
         f.write(f"{stamp} worker: {message}\n")
 
 
@@ -77,6 +78,7 @@ def _prepare(session: Session, settings: Settings, job: Job, folder: Path, log_p
         if len(beats):
             extra_file = folder / "labelled_beats.npz"
             beats.save(extra_file)
+            os.chmod(extra_file, 0o600)  # patients' beats
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     spec: dict[str, Any] = {
         "job_id": job.id,
@@ -93,7 +95,7 @@ def _prepare(session: Session, settings: Settings, job: Job, folder: Path, log_p
             "params_file": job.params_path or "",
         },
     }
-    (folder / "run.json").write_text(json.dumps(spec, indent=2, sort_keys=True))
+    write_private(folder / "run.json", json.dumps(spec, indent=2, sort_keys=True))
     return spec
 
 
@@ -109,7 +111,7 @@ def _start_child(folder: Path, log_path: Path) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    out = log_path.open("ab")
+    out = open_private(log_path, "ab")
     try:
         return subprocess.Popen([sys.executable, "-m", "server.worker.child", str(folder)], cwd=str(folder),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
@@ -134,8 +136,7 @@ def _stop_child(child: subprocess.Popen[bytes]) -> None:
 def run_job(sessionmaker: sessionmaker[Session], settings: Settings, job_id: int, stop: threading.Event,
             poll_interval: float) -> JobStatus:
     """Run one claimed job to its end; returns the status it ended with."""
-    folder = retrain.job_dir(settings, job_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(retrain.job_dir(settings, job_id))
     log_path = folder / retrain.LOG_FILE
     with sessionmaker() as session:
         job = retrain.get_job(session, job_id)
@@ -197,6 +198,7 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
     from server.core.db import make_engine, make_sessionmaker
 
     stop = stop or threading.Event()
+    prepare_state(settings)
     handler = _worker_log(settings)
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -232,11 +234,8 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
 
 def _worker_log(settings: Settings) -> logging.Handler:
     """<log_dir>/worker.log (rotating, like app.log; a file of its own, since two processes must not rotate one)."""
-    from logging.handlers import RotatingFileHandler
-
-    settings.log_folder.mkdir(parents=True, exist_ok=True)
-    handler = RotatingFileHandler(settings.log_folder / "worker.log", maxBytes=settings.log_max_bytes,
-                                  backupCount=settings.log_backup_count, encoding="utf-8")
+    handler = private_log_handler(settings.log_folder / "worker.log", settings.log_max_bytes,
+                                  settings.log_backup_count)
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger(LOGGER_NAME)
     logger.setLevel(logging.INFO)
