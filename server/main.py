@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
-from server.core.errors import DomainError
+from server.core.errors import DomainError, unavailable_reason
 from server.core.files import prepare_state
 from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
 from server.core.security import configure_password_hashing
@@ -137,8 +137,30 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(status_code=503, headers={"Retry-After": "2"}, content={
             "detail": "the server is busy (no database connection free); retry in a few seconds"})
 
+    @app.exception_handler(sqlalchemy.exc.OperationalError)
+    async def _operational(request: Request, exc: sqlalchemy.exc.OperationalError) -> JSONResponse:
+        return _unavailable_or_fault(request, exc)
+
+    @app.exception_handler(OSError)
+    async def _os_error(request: Request, exc: OSError) -> JSONResponse:
+        return _unavailable_or_fault(request, exc)
+
+    def _unavailable_or_fault(request: Request, exc: Exception) -> JSONResponse:
+        reason = unavailable_reason(exc)
+        if reason is None:
+            return _fault(request, exc)
+        what, seconds = reason
+        # the request's transaction failed and was rolled back: nothing of it is stored; a bridge retries the
+        # same batch with the same key
+        log.warning("503 %s %s: %s", request.method, request.url.path, what)
+        return JSONResponse(status_code=503, headers={"Retry-After": str(seconds)}, content={
+            "detail": f"the server cannot store data now: {what}; nothing was stored; retry in {seconds} s"})
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _fault(request, exc)
+
+    def _fault(request: Request, exc: Exception) -> JSONResponse:
         # this runs outside the request-id middleware (Starlette's error middleware is the outermost): take the
         # id from the request's state, where the middleware left it
         request_id = getattr(request.state, "request_id", None) or new_request_id()
@@ -240,7 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     prepare_state(settings)  # folders 0700, databases and logs 0600, whatever the umask
     configure_password_hashing(settings.password_hash_time_cost, settings.password_hash_memory_kib,
                                settings.password_hash_parallelism)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, settings.db_busy_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -42,10 +42,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(normalize_url(url)).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, busy_timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000, **kwargs: Any) -> Engine:
+    """`busy_timeout_s`: how long a statement waits for a lock (SQLite's busy timeout, PostgreSQL's
+    lock_timeout) before it fails with an OperationalError, which the app answers 503 (server/core/errors.py
+    unavailable_reason)."""
     url = normalize_url(url)
     if not is_sqlite(url):
         kwargs.setdefault("pool_pre_ping", True)
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("options", f"-c lock_timeout={int(busy_timeout_s * 1000)}")
+        kwargs["connect_args"] = connect_args
         # as many connections as the server has worker threads for its sync routes (anyio's 40), so a crowd of
         # requests waits for the database, not for the pool (which would end in 503s after pool_timeout)
         kwargs.setdefault("pool_size", 10)
@@ -60,7 +66,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             pass  # the first connection reports the unusable path (the health check says so; no crash here)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("check_same_thread", False)  # sessions move between the server's worker threads
-    connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+    connect_args.setdefault("timeout", busy_timeout_s)
+    busy_ms = int(connect_args["timeout"] * 1000)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -69,7 +76,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses no committed transaction's
         cursor.close()                               # integrity, at most the last commits before a power cut
 

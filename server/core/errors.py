@@ -32,3 +32,50 @@ class InvalidError(DomainError):
 
 class TooLargeError(DomainError):
     status_code = 413
+
+
+# ------------------------------------------------------------------------------ the database cannot take writes now
+RETRY_AFTER_BUSY_S = 5  # a lock held past the busy timeout, a connection lost: soon
+RETRY_AFTER_FULL_S = 30  # a full disk needs someone to free space
+
+
+def unavailable_reason(exc: BaseException) -> tuple[str, int] | None:
+    """(what is wrong, seconds to wait) when `exc` says the database or its disk cannot take a write now (a lock
+    held past the busy timeout, a full or read-only disk, the database going away): a 503 with Retry-After, not
+    a fault of the server or of the request. None for anything else."""
+    import errno
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, OSError) and not isinstance(exc, DBAPIError):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "the disk is full", RETRY_AFTER_FULL_S
+        if exc.errno == errno.EROFS:
+            return "the disk is read-only", RETRY_AFTER_FULL_S
+        return None
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    first_line = (str(orig).strip().splitlines() or ["unavailable"])[0][:200]
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", 0) & 0xFF  # the primary result code
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return f"the database is locked by another writer ({first_line})", RETRY_AFTER_BUSY_S
+        if code == sqlite3.SQLITE_FULL:
+            return f"the database's disk is full ({first_line})", RETRY_AFTER_FULL_S
+        if code in (sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+            return f"the database file cannot be written ({first_line})", RETRY_AFTER_FULL_S
+        return None
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is None:
+        # psycopg's connection failures (server gone, refused) carry no SQLSTATE
+        return (f"the database cannot be reached ({first_line})", RETRY_AFTER_BUSY_S) \
+            if type(orig).__name__ == "OperationalError" else None
+    if sqlstate == "55P03":
+        return f"the database is locked by another transaction ({first_line})", RETRY_AFTER_BUSY_S
+    if sqlstate.startswith("53"):  # insufficient resources: disk full, out of memory, too many connections
+        return f"the database is out of resources ({first_line})", RETRY_AFTER_FULL_S
+    if sqlstate.startswith(("08", "57P")) or sqlstate in ("40001", "40P01", "25006"):
+        return f"the database is unavailable ({first_line})", RETRY_AFTER_BUSY_S
+    return None

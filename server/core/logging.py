@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import re
 import uuid
 from logging.handlers import RotatingFileHandler
@@ -62,10 +63,59 @@ class RequestIdFilter(logging.Filter):
 
 
 class PrivateRotatingFileHandler(RotatingFileHandler):
-    """A RotatingFileHandler whose files are 0600 whatever the umask (rotated files keep the mode)."""
+    """A RotatingFileHandler whose files are 0600 whatever the umask (rotated files keep the mode), and that fails
+    safe: each line goes out in one write of its own, a write that fails (a full disk) is undone to the last
+    whole line and the line counted as lost, never raised into the request that logged it; once writing works
+    again a WARNING line says how many lines were lost."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.lost = 0
+        self._lost_reason = ""
 
     def _open(self) -> Any:
         return open_private(Path(self.baseFilename), self.mode, encoding=self.encoding, errors=self.errors)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        try:
+            if self.shouldRollover(record):
+                self.doRollover()
+            if self.lost:
+                note = logging.makeLogRecord({"name": LOGGER_NAME, "levelno": logging.WARNING,
+                                              "levelname": "WARNING", "msg": "%d log lines were lost (%s)",
+                                              "args": (self.lost, self._lost_reason)})
+                note.request_id = "-"
+                self._write_line(self.format(note) + self.terminator)
+                self.lost = 0
+            self._write_line(line)
+        except OSError as exc:
+            self.lost += 1
+            self._lost_reason = exc.strerror or exc.__class__.__name__
+
+    def _write_line(self, line: str) -> None:
+        """All of `line` or none of it: a short or failed write is cut back to where the file ended."""
+        if self.stream is None:
+            self.stream = self._open()
+        fd = self.stream.fileno()
+        data = line.encode(self.encoding or "utf-8", "backslashreplace")
+        end = os.fstat(fd).st_size
+        written = 0
+        try:
+            while written < len(data):
+                written += self._write(fd, data[written:])
+        except OSError:
+            if written:
+                os.ftruncate(fd, end)
+            raise
+
+    @staticmethod
+    def _write(fd: int, data: bytes) -> int:
+        return os.write(fd, data)
 
 
 def private_log_handler(path: Path, max_bytes: int, backup_count: int) -> RotatingFileHandler:

@@ -40,6 +40,10 @@ class Settings(HeartbeatSettings):
     password_hash_memory_kib: int = Field(default=64 * 1024, ge=1024, le=4 * 1024 * 1024,
                                           description="argon2id memory per hash (KiB).")
     password_hash_parallelism: int = Field(default=4, ge=1, le=16, description="argon2id lanes.")
+    db_busy_timeout_seconds: float = Field(
+        default=30.0, ge=0.1, le=600.0,
+        description="How long a request waits for a database lock (SQLite busy timeout, PostgreSQL lock_timeout) "
+                    "before it is answered 503 with Retry-After.")
     log_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="app.log size before it rotates.")
     log_backup_count: int = Field(default=5, ge=0, description="Rotated app.log files kept.")
 

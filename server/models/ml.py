@@ -91,3 +91,12 @@ class Promotion(Base):
     previous_champion: Mapped[int | None] = mapped_column(Integer, nullable=True)
     production_path: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HealthCheck(Base):
+    """The row GET /health updates to learn whether the database can be written (a lock, a full disk)."""
+
+    __tablename__ = "health_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -204,7 +204,7 @@ def run_worker(settings: Settings, *, once: bool = False, poll_interval: float =
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     own_engine = engine is None
-    engine = engine or make_engine(settings.db_url)
+    engine = engine or make_engine(settings.db_url, settings.db_busy_timeout_seconds)
     sessionmaker = make_sessionmaker(engine)
     name = worker_name()
     done = 0

@@ -114,6 +114,8 @@ def _error(description: str) -> dict[str, Any]:
         409: _error("The Idempotency-Key was already used for a different batch of this device"),
         413: _error("More items than the server takes in one batch (ingest_max_items, 1000 by default)"),
         422: {"model": IngestRejected, "description": "Invalid items, each named; nothing of the batch was stored"},
+        503: _error("The database cannot be written now (locked past the busy timeout, a full disk, no "
+                    "connection free); nothing was stored; retry the same batch after Retry-After seconds"),
     })
 def ingest(_turn: Annotated[None, Depends(sqlite_turn)], session: SessionDep, settings: SettingsDep,
            device: CurrentDevice, idempotency_key: IdempotencyKey, body: IngestRequest) -> IngestResponse:
