@@ -58,7 +58,8 @@ log = logging.getLogger("edge_bridge.queue")
 
 STATES = ("ready", "in_flight", "acked", "rejected", "local")
 SCHEMA_VERSION = 1
-PRUNABLE_KINDS = ("beat", "status", "error", "ack", "gap")  # alerts, hellos and feedback stay (ids are shown)
+PRUNABLE_KINDS = ("beat", "status", "error", "ack", "gap", "update_state")  # alerts, hellos, boot reports
+# and feedback stay (ids are shown)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,7 +124,7 @@ def utc_now() -> str:
 # wire message -> ingest item (docs/ingest.md)
 # ---------------------------------------------------------------------------------------------------------------
 KIND_OF = {wire.Hello: "hello", wire.Beat: "beat", wire.Alert: "alert", wire.Status: "status", wire.Gap: "gap",
-           wire.Error: "error", wire.Ack: "ack"}
+           wire.Error: "error", wire.Ack: "ack", wire.UpdateState: "update_state", wire.BootReport: "boot_report"}
 UPLOADED_KINDS = ("hello", "beat", "alert", "status", "gap", "feedback")
 
 

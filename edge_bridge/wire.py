@@ -32,6 +32,10 @@ MAX_PAYLOAD = MAX_FRAME - MIN_FRAME
 STR_MAX = 64  # longest string field, bytes (printable ASCII)
 SAMPLES_MAX = 240  # int16 samples per SAMPLES frame
 SHA256_SIZE = 32
+CHUNK_MAX = 256  # image bytes per UPDATE_CHUNK
+CHUNK_ALIGN = 4  # UPDATE_CHUNK offsets are multiples of this (the flash write unit)
+N_SLOTS = 2  # image slots of a device (docs/ota.md)
+SLOT_NONE = 0xFF  # BOOT_REPORT.running_slot of a device in recovery: no image runs
 MAX_ENCODED = MAX_FRAME + (MAX_FRAME + 253) // 254 + 1  # COBS worst case plus the delimiter
 
 U8, U16, U32 = 0xFF, 0xFFFF, 0xFFFFFFFF
@@ -50,6 +54,8 @@ class MsgType(IntEnum):
     ACK = 0x05
     ERROR = 0x06
     GAP = 0x07
+    UPDATE_STATE = 0x08
+    BOOT_REPORT = 0x09
     # host -> device (high bit set)
     SAMPLES = 0x81
     CONFIG = 0x82
@@ -57,6 +63,11 @@ class MsgType(IntEnum):
     RESEND = 0x84
     GET_STATUS = 0x85
     HELLO_REQUEST = 0x86
+    UPDATE_BEGIN = 0x87
+    UPDATE_CHUNK = 0x88
+    UPDATE_END = 0x89
+    UPDATE_INSTALL = 0x8A
+    UPDATE_ABORT = 0x8B
 
 
 def is_host_to_device(msg_type: int) -> bool:
@@ -88,6 +99,53 @@ class ErrorCode(IntEnum):
     MODEL_SHA256 = 0x0032
     MODEL_ARENA = 0x0033
     INTERNAL = 0x00FF
+
+
+class TransferState(IntEnum):
+    """UPDATE_STATE.state: where the device's image transfer stands (docs/protocol.md, UPDATE_STATE)."""
+
+    IDLE = 0  # no transfer
+    RECEIVING = 1  # a transfer in progress: next_offset bytes held
+    VERIFIED = 2  # the whole image held and verified: UPDATE_INSTALL installs it
+    INSTALLING = 3  # installing: the device resets into the bootloader now
+    REFUSED = 4  # the image was refused (the result says why); nothing changed
+
+
+class UpdateResult(IntEnum):
+    """UPDATE_STATE.result and BOOT_REPORT.reason: OK, or why a request or an image was refused or reverted."""
+
+    OK = 0x00
+    # the transfer
+    BAD_SIZE = 0x01  # UPDATE_BEGIN: image size 0 or larger than a slot
+    BAD_OFFSET = 0x02  # UPDATE_CHUNK: offset + length beyond the image size
+    BAD_LENGTH = 0x03  # UPDATE_CHUNK: a length not a multiple of 4 in a chunk that does not end the image
+    OUT_OF_ORDER = 0x04  # UPDATE_CHUNK: offset beyond next_offset
+    NO_TRANSFER = 0x05  # UPDATE_CHUNK or UPDATE_END without a transfer in progress
+    INCOMPLETE = 0x06  # UPDATE_END before every byte of the image was received
+    NOT_VERIFIED = 0x07  # UPDATE_INSTALL before UPDATE_END verified the image
+    BUSY = 0x08  # no update now: the running image is on trial, or an install is under way
+    FLASH = 0x09  # erasing, writing or reading back the slot failed
+    # the image (UPDATE_END, and the bootloader before it runs an image)
+    TRANSFER_HASH = 0x10  # the bytes received do not have the sha256 UPDATE_BEGIN announced
+    BAD_IMAGE = 0x11  # not a well-formed MCUboot image (magic, header, sizes, TLV area)
+    IMAGE_HASH = 0x12  # the image's SHA256 TLV does not match its header, payload and protected TLVs
+    UNKNOWN_KEY = 0x13  # signed with another key (KEYHASH is not the device's public key)
+    BAD_SIGNATURE = 0x14  # the signature does not verify
+    WRONG_TARGET = 0x15  # built for another target
+    SECURITY_COUNTER = 0x16  # security counter below the device's
+    MANIFEST_MISMATCH = 0x17  # the signed version or security counter is not what UPDATE_BEGIN announced
+    # after the install (BOOT_REPORT only)
+    SELF_TEST_FAILED = 0x20  # the new image's self-test failed: it was reverted
+    NOT_CONFIRMED = 0x21  # the new image reset before it confirmed itself: it was reverted
+
+
+class BootOutcome(IntEnum):
+    """BOOT_REPORT.last_outcome: what became of the last update the bootloader was asked to install."""
+
+    NONE = 0  # no update since the device was flashed
+    INSTALLED = 1  # the new image runs (on trial until it confirms itself)
+    REFUSED = 2  # the bootloader would not run the pending image (reason): the old one runs
+    REVERTED = 3  # the new image ran on trial and did not confirm itself (reason): the old one runs again
 
 
 class BeatFlag(IntEnum):
@@ -186,6 +244,17 @@ def _check_uint(owner: str, name: str, value: object, top: int) -> None:
 def _check_int(owner: str, name: str, value: object, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise WireError(f"{owner}.{name} must be an integer {low}..{high}, got {value!r}")
+
+
+def _check_enum(owner: str, name: str, value: object, enum: type[IntEnum]) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value not in {int(e) for e in enum}:
+        names = ", ".join(f"{int(e)} {e.name}" for e in enum)
+        raise WireError(f"{owner}.{name} must be one of {names}; got {value!r}")
+
+
+def _check_sha256(owner: str, name: str, value: object) -> None:
+    if not isinstance(value, bytes) or len(value) != SHA256_SIZE:
+        raise WireError(f"{owner}.{name} must be {SHA256_SIZE} bytes, got {value!r}")
 
 
 def _printable(raw: bytes) -> bool:
@@ -325,8 +394,7 @@ class Hello(Message):
     def _check(self) -> None:
         for name in ("device_id", "firmware_version", "model_version"):
             _check_str("Hello", name, getattr(self, name))
-        if not isinstance(self.model_sha256, bytes) or len(self.model_sha256) != SHA256_SIZE:
-            raise WireError(f"Hello.model_sha256 must be {SHA256_SIZE} bytes, got {self.model_sha256!r}")
+        _check_sha256("Hello", "model_sha256", self.model_sha256)
         _check_uint("Hello", "protocol_version", self.protocol_version, U8)
         _check_uint("Hello", "boot_id", self.boot_id, U32)
         _check_uint("Hello", "sample_rate_hz", self.sample_rate_hz, U16)
@@ -599,9 +667,182 @@ class HelloRequest(Message):
         return cls()
 
 
+def _check_version(owner: str, msg: UpdateBegin | BootReport) -> None:
+    _check_uint(owner, "version_major", msg.version_major, U8)
+    _check_uint(owner, "version_minor", msg.version_minor, U8)
+    _check_uint(owner, "version_revision", msg.version_revision, U16)
+    _check_uint(owner, "version_build", msg.version_build, U32)
+
+
+@dataclass(frozen=True)
+class UpdateState(Message):
+    """The device's answer to every update request: where its transfer stands and whether the request was taken."""
+
+    TYPE: ClassVar[MsgType] = MsgType.UPDATE_STATE
+    host_seq: int
+    state: int  # TransferState
+    result: int  # UpdateResult
+    next_offset: int
+
+    def _check(self) -> None:
+        _check_uint("UpdateState", "host_seq", self.host_seq, U32)
+        _check_enum("UpdateState", "state", self.state, TransferState)
+        _check_enum("UpdateState", "result", self.result, UpdateResult)
+        _check_uint("UpdateState", "next_offset", self.next_offset, U32)
+
+    def pack(self) -> bytes:
+        return struct.pack("<IBBI", self.host_seq, self.state, self.result, self.next_offset)
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> UpdateState:
+        return cls(r.u32(), r.u8(), r.u8(), r.u32())  # the constructor checks the enums
+
+
+@dataclass(frozen=True)
+class BootReport(Message):
+    """What runs and what became of the last update; sent after every HELLO."""
+
+    TYPE: ClassVar[MsgType] = MsgType.BOOT_REPORT
+    running_slot: int  # 0 .. N_SLOTS - 1, or SLOT_NONE
+    version_major: int
+    version_minor: int
+    version_revision: int
+    version_build: int
+    confirmed: int  # 1 confirmed, 0 on trial
+    last_outcome: int  # BootOutcome
+    reason: int  # UpdateResult
+    security_counter: int
+
+    def _check(self) -> None:
+        slot = self.running_slot
+        if not isinstance(slot, int) or isinstance(slot, bool) or not (0 <= slot < N_SLOTS or slot == SLOT_NONE):
+            raise WireError(f"BootReport.running_slot must be 0..{N_SLOTS - 1} or {SLOT_NONE} (none), got {slot!r}")
+        _check_version("BootReport", self)
+        _check_uint("BootReport", "confirmed", self.confirmed, 1)
+        _check_enum("BootReport", "last_outcome", self.last_outcome, BootOutcome)
+        _check_enum("BootReport", "reason", self.reason, UpdateResult)
+        _check_uint("BootReport", "security_counter", self.security_counter, U32)
+
+    def pack(self) -> bytes:
+        return struct.pack("<BBBHIBBBI", self.running_slot, self.version_major, self.version_minor,
+                           self.version_revision, self.version_build, self.confirmed, self.last_outcome, self.reason,
+                           self.security_counter)
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> BootReport:
+        # the constructor checks the slot, the flag and the enums
+        return cls(r.u8(), r.u8(), r.u8(), r.u16(), r.u32(), r.u8(), r.u8(), r.u8(), r.u32())
+
+
+@dataclass(frozen=True)
+class UpdateBegin(Message):
+    """Starts (or, for the same image, resumes) an image transfer; answered by UPDATE_STATE."""
+
+    TYPE: ClassVar[MsgType] = MsgType.UPDATE_BEGIN
+    image_size: int
+    image_sha256: bytes
+    version_major: int
+    version_minor: int
+    version_revision: int
+    version_build: int
+    security_counter: int
+
+    def _check(self) -> None:
+        _check_uint("UpdateBegin", "image_size", self.image_size, U32)
+        _check_sha256("UpdateBegin", "image_sha256", self.image_sha256)
+        _check_version("UpdateBegin", self)
+        _check_uint("UpdateBegin", "security_counter", self.security_counter, U32)
+
+    def pack(self) -> bytes:
+        return (struct.pack("<I", self.image_size) + self.image_sha256
+                + struct.pack("<BBHII", self.version_major, self.version_minor, self.version_revision,
+                              self.version_build, self.security_counter))
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> UpdateBegin:
+        return cls(r.u32(), r.take(SHA256_SIZE), r.u8(), r.u8(), r.u16(), r.u32(), r.u32())
+
+
+@dataclass(frozen=True)
+class UpdateChunk(Message):
+    """Image bytes at an offset (a multiple of CHUNK_ALIGN), 1 .. CHUNK_MAX of them; answered by UPDATE_STATE."""
+
+    TYPE: ClassVar[MsgType] = MsgType.UPDATE_CHUNK
+    offset: int
+    data: bytes
+
+    def _check(self) -> None:
+        _check_uint("UpdateChunk", "offset", self.offset, U32)
+        if self.offset % CHUNK_ALIGN:
+            raise WireError(f"UpdateChunk.offset must be a multiple of {CHUNK_ALIGN}, got {self.offset}")
+        if not isinstance(self.data, bytes) or not 1 <= len(self.data) <= CHUNK_MAX:
+            got = f"{len(self.data)} bytes" if isinstance(self.data, bytes) else type(self.data).__name__
+            raise WireError(f"UpdateChunk.data must be 1..{CHUNK_MAX} bytes, got {got}")
+
+    def pack(self) -> bytes:
+        return struct.pack("<IH", self.offset, len(self.data)) + self.data
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> UpdateChunk:
+        offset, length = r.u32(), r.u16()
+        return cls(offset, r.take(length))  # the constructor checks offset and length; _parse the payload's end
+
+
+@dataclass(frozen=True)
+class UpdateEnd(Message):
+    """Every byte is sent: verify the whole image; answered by UPDATE_STATE (VERIFIED or REFUSED)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.UPDATE_END
+
+    def _check(self) -> None:
+        pass
+
+    def pack(self) -> bytes:
+        return b""
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> UpdateEnd:
+        return cls()
+
+
+@dataclass(frozen=True)
+class UpdateInstall(Message):
+    """Install the verified image (the device answers INSTALLING and resets); answered by UPDATE_STATE."""
+
+    TYPE: ClassVar[MsgType] = MsgType.UPDATE_INSTALL
+
+    def _check(self) -> None:
+        pass
+
+    def pack(self) -> bytes:
+        return b""
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> UpdateInstall:
+        return cls()
+
+
+@dataclass(frozen=True)
+class UpdateAbort(Message):
+    """Drop the transfer (the slot is left as it is, never installed); answered by UPDATE_STATE (IDLE)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.UPDATE_ABORT
+
+    def _check(self) -> None:
+        pass
+
+    def pack(self) -> bytes:
+        return b""
+
+    @classmethod
+    def unpack(cls, r: _Reader) -> UpdateAbort:
+        return cls()
+
+
 MESSAGE_CLASSES: dict[MsgType, type[Message]] = {
     cls.TYPE: cls
-    for cls in (Hello, Beat, Alert, Status, Ack, Error, Gap, Samples, Config, HostAck, Resend, GetStatus, HelloRequest)
+    for cls in (Hello, Beat, Alert, Status, Ack, Error, Gap, UpdateState, BootReport, Samples, Config, HostAck, Resend,
+                GetStatus, HelloRequest, UpdateBegin, UpdateChunk, UpdateEnd, UpdateInstall, UpdateAbort)
 }
 
 

@@ -1,7 +1,12 @@
 """Writes tests/contract/wire_vectors.json ONCE, from edge_bridge/wire.py, then the file is frozen.
 
     python tests/edge_bridge/freeze_wire_vectors.py            # refuses when the file exists
+    python tests/edge_bridge/freeze_wire_vectors.py --extend   # adds the vectors of new messages (see below)
     python tests/edge_bridge/freeze_wire_vectors.py --force    # a deliberate re-freeze: review the diff byte by byte
+
+--extend is how the protocol grows: it rebuilds the table, refuses (naming the entry) unless every vector already
+frozen comes out byte-identical, and appends only the entries the frozen table lacks; `git diff` then shows
+additions only (and the commas JSON needs before them).
 
 The tests never run this: they check both implementations against the committed JSON, so a change in either
 implementation that changes a single byte on the wire fails them. The "hand" vectors below are built without
@@ -138,6 +143,72 @@ def message_cases() -> list[tuple[str, int, w.Message]]:
     ]
 
 
+def image_bytes(n: int, label: str) -> bytes:
+    """Deterministic stand-in bytes for part of an image (a sha256 chain): the codec carries any bytes."""
+    out, block = bytearray(), label.encode()
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:n])
+
+
+def update_message_cases() -> list[tuple[str, int, w.Message]]:
+    """The update messages (docs/protocol.md, 2.1 and 2.2): added to the frozen table by --extend."""
+    ts, res, outcome = w.TransferState, w.UpdateResult, w.BootOutcome
+    nonzero = bytes(1 + (i * 37) % 255 for i in range(w.CHUNK_MAX))  # 270-byte frame without a zero: 0xFF blocks
+    return [
+        ("update_begin_typical", 11, w.UpdateBegin(102_403, sha("image v2"), 1, 2, 3, 4, 2)),
+        ("update_begin_zeros", 1, w.UpdateBegin(0, bytes(32), 0, 0, 0, 0, 0)),
+        ("update_begin_max", 0xFFFFFFFF,
+         w.UpdateBegin(0xFFFFFFFF, b"\xff" * 32, 255, 255, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)),
+        ("update_chunk_first_full", 12, w.UpdateChunk(0, image_bytes(w.CHUNK_MAX, "image v2"))),
+        ("update_chunk_last_odd_length", 13, w.UpdateChunk(102_400, b"\x01\x00\x02")),
+        ("update_chunk_one_byte", 14, w.UpdateChunk(4, b"\x00")),
+        ("update_chunk_full_zeros", 15, w.UpdateChunk(256, bytes(w.CHUNK_MAX))),
+        ("update_chunk_full_nonzero_bytes", 0x01010101, w.UpdateChunk(0x01010104, nonzero)),
+        ("update_chunk_max_offset", 0x00FF00FF, w.UpdateChunk(0xFFFFFFFC, b"\xff" * 4)),
+        ("update_end", 16, w.UpdateEnd()),
+        ("update_end_seq_with_zeros", 0x00010000, w.UpdateEnd()),
+        ("update_install", 17, w.UpdateInstall()),
+        ("update_install_max_seq", 0xFFFFFFFF, w.UpdateInstall()),
+        ("update_abort", 18, w.UpdateAbort()),
+        ("update_abort_max_seq", 0xFFFFFFFF, w.UpdateAbort()),
+        ("update_state_idle", 20, w.UpdateState(0, ts.IDLE, res.OK, 0)),
+        ("update_state_receiving", 21, w.UpdateState(12, ts.RECEIVING, res.OK, 256)),
+        ("update_state_out_of_order", 22, w.UpdateState(15, ts.RECEIVING, res.OUT_OF_ORDER, 512)),
+        ("update_state_verified", 23, w.UpdateState(16, ts.VERIFIED, res.OK, 102_403)),
+        ("update_state_installing", 24, w.UpdateState(17, ts.INSTALLING, res.OK, 102_403)),
+        ("update_state_refused_signature", 25, w.UpdateState(16, ts.REFUSED, res.BAD_SIGNATURE, 0)),
+        ("update_state_max", 0xFFFFFFFF, w.UpdateState(0xFFFFFFFF, ts.REFUSED, res.NOT_CONFIRMED, 0xFFFFFFFF)),
+        ("boot_report_as_flashed", 2, w.BootReport(0, 1, 0, 0, 0, 1, outcome.NONE, res.OK, 1)),
+        ("boot_report_installed_on_trial", 2, w.BootReport(1, 1, 1, 0, 7, 0, outcome.INSTALLED, res.OK, 2)),
+        ("boot_report_reverted_self_test", 2,
+         w.BootReport(0, 1, 0, 0, 0, 1, outcome.REVERTED, res.SELF_TEST_FAILED, 1)),
+        ("boot_report_refused_signature", 2, w.BootReport(0, 1, 0, 0, 0, 1, outcome.REFUSED, res.BAD_SIGNATURE, 1)),
+        ("boot_report_recovery_no_image", 2,
+         w.BootReport(w.SLOT_NONE, 0, 0, 0, 0, 0, outcome.REVERTED, res.IMAGE_HASH, 3)),
+        ("boot_report_max", 0xFFFFFFFF,
+         w.BootReport(1, 255, 255, 0xFFFF, 0xFFFFFFFF, 1, outcome.REVERTED, res.NOT_CONFIRMED, 0xFFFFFFFF)),
+    ]
+
+
+def update_hand_cases() -> list[tuple[str, int, w.Message, bytes]]:
+    """Update messages whose wire bytes are built here without edge_bridge.wire."""
+    digest = sha("hand image")
+    data = bytes(range(1, 9))
+    return [
+        ("hand_update_begin", 30, w.UpdateBegin(4096, digest, 2, 0, 1, 9, 5),
+         hand_frame(0x87, 30, struct.pack("<I", 4096) + digest + struct.pack("<BBHII", 2, 0, 1, 9, 5))),
+        ("hand_update_chunk", 31, w.UpdateChunk(1024, data),
+         hand_frame(0x88, 31, struct.pack("<IH", 1024, 8) + data)),
+        ("hand_update_end", 32, w.UpdateEnd(), hand_frame(0x89, 32, b"")),
+        ("hand_update_state", 33, w.UpdateState(31, 1, 0x04, 1024),
+         hand_frame(0x08, 33, struct.pack("<IBBI", 31, 1, 0x04, 1024))),
+        ("hand_boot_report", 2, w.BootReport(1, 2, 0, 1, 9, 0, 3, 0x21, 5),
+         hand_frame(0x09, 2, struct.pack("<BBBHIBBBI", 1, 2, 0, 1, 9, 0, 3, 0x21, 5))),
+    ]
+
+
 def hand_cases() -> list[tuple[str, int, w.Message, bytes]]:
     """Messages whose wire bytes are built here without edge_bridge.wire."""
     return [
@@ -251,6 +322,70 @@ def stream_cases() -> list[dict]:
          + bytes((i % 255) + 1 for i in range(700)) + b"\x00" + w.encode_raw(1, 0x42, 5, b"") + beat2
          + beat[:10] + b"\x00" + w.encode(w.Status(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), 6)),
     ]
+    return run_streams(cases)
+
+
+def update_stream_cases() -> list[dict]:
+    """Good and bad update frames in streams, each bad one followed by a good frame (the decoder resyncs)."""
+    begin = w.encode(w.UpdateBegin(102_403, sha("image v2"), 1, 2, 3, 4, 2), 11)
+    chunk = w.encode(w.UpdateChunk(0, image_bytes(64, "image v2")), 12)
+    end, install, abort = w.encode(w.UpdateEnd(), 13), w.encode(w.UpdateInstall(), 14), w.encode(w.UpdateAbort(), 15)
+    state = w.encode(w.UpdateState(12, w.TransferState.RECEIVING, w.UpdateResult.OK, 64), 21)
+    report = w.encode(w.BootReport(0, 1, 0, 0, 0, 1, w.BootOutcome.REVERTED, w.UpdateResult.SELF_TEST_FAILED, 1), 2)
+    begin_payload = w.UpdateBegin(4096, sha("x"), 1, 0, 0, 0, 1).pack()
+    report_fields = (0, 1, 0, 0, 0, 1, 0, 0, 1)  # slot, version x4, confirmed, outcome, reason, counter
+
+    def report_with(**changes: int) -> bytes:
+        names = ("slot", "major", "minor", "revision", "build", "confirmed", "outcome", "reason", "counter")
+        values = dict(zip(names, report_fields, strict=True)) | changes
+        return struct.pack("<BBBHIBBBI", *(values[n] for n in names))
+
+    cases = [
+        ("update_device_decoder_takes_every_update_request", "host_to_device", begin + chunk + end + install + abort),
+        ("update_host_decoder_takes_state_and_boot_report", "device_to_host", report + state),
+        ("update_device_decoder_refuses_update_state", "host_to_device", state + chunk),
+        ("update_device_decoder_refuses_boot_report", "host_to_device", report + end),
+        ("update_host_decoder_refuses_update_chunk", "device_to_host", chunk + state),
+        ("update_host_decoder_refuses_update_begin", "device_to_host", begin + report),
+        ("unknown_type_after_the_update_requests_0x8c", "all", w.encode_raw(1, 0x8C, 100, b"") + chunk),
+        ("unknown_type_after_the_update_answers_0x0a", "all", w.encode_raw(1, 0x0A, 101, b"") + state),
+        ("payload_update_begin_one_byte_short", "all", w.encode_raw(1, 0x87, 102, begin_payload[:-1]) + chunk),
+        ("payload_update_begin_one_byte_long", "all", w.encode_raw(1, 0x87, 103, begin_payload + b"\x01") + chunk),
+        ("payload_update_begin_sha_cut", "all", w.encode_raw(1, 0x87, 104, begin_payload[:20]) + chunk),
+        ("payload_update_chunk_length_0", "all", w.encode_raw(1, 0x88, 105, struct.pack("<IH", 0, 0)) + chunk),
+        ("payload_update_chunk_length_257", "all",
+         w.encode_raw(1, 0x88, 106, struct.pack("<IH", 0, 257) + bytes(257)) + chunk),
+        ("payload_update_chunk_length_disagrees", "all",
+         w.encode_raw(1, 0x88, 107, struct.pack("<IH", 0, 4) + b"abc") + chunk),
+        ("payload_update_chunk_length_disagrees_long", "all",
+         w.encode_raw(1, 0x88, 108, struct.pack("<IH", 0, 4) + b"abcde") + chunk),
+        ("payload_update_chunk_offset_not_aligned", "all",
+         w.encode_raw(1, 0x88, 109, struct.pack("<IH", 2, 4) + b"abcd") + chunk),
+        ("payload_update_chunk_header_cut", "all", w.encode_raw(1, 0x88, 110, struct.pack("<I", 0) + b"\x04")
+         + chunk),
+        ("payload_update_end_with_a_byte", "all", w.encode_raw(1, 0x89, 111, b"\x00") + chunk),
+        ("payload_update_install_with_a_byte", "all", w.encode_raw(1, 0x8A, 112, b"\x01") + chunk),
+        ("payload_update_abort_with_a_byte", "all", w.encode_raw(1, 0x8B, 113, b"\xff") + chunk),
+        ("payload_update_state_state_5", "all", w.encode_raw(1, 0x08, 114, struct.pack("<IBBI", 1, 5, 0, 0)) + state),
+        ("payload_update_state_result_0x0a", "all",
+         w.encode_raw(1, 0x08, 115, struct.pack("<IBBI", 1, 1, 0x0A, 0)) + state),
+        ("payload_update_state_result_0xff", "all",
+         w.encode_raw(1, 0x08, 116, struct.pack("<IBBI", 1, 4, 0xFF, 0)) + state),
+        ("payload_update_state_one_byte_short", "all",
+         w.encode_raw(1, 0x08, 117, struct.pack("<IBBI", 1, 1, 0, 0)[:-1]) + state),
+        ("payload_boot_report_slot_2", "all", w.encode_raw(1, 0x09, 118, report_with(slot=2)) + state),
+        ("payload_boot_report_slot_0xfe", "all", w.encode_raw(1, 0x09, 119, report_with(slot=0xFE)) + state),
+        ("payload_boot_report_confirmed_2", "all", w.encode_raw(1, 0x09, 120, report_with(confirmed=2)) + state),
+        ("payload_boot_report_outcome_4", "all", w.encode_raw(1, 0x09, 121, report_with(outcome=4)) + state),
+        ("payload_boot_report_reason_0x18", "all", w.encode_raw(1, 0x09, 122, report_with(reason=0x18)) + state),
+        ("payload_boot_report_one_byte_long", "all", w.encode_raw(1, 0x09, 123, report_with() + b"\x00") + state),
+        ("update_transfer_with_a_corrupt_chunk", "host_to_device",
+         b"\x00" + begin + flip_bit(chunk, 20, 2) + chunk + end),
+    ]
+    return run_streams(cases)
+
+
+def run_streams(cases: list[tuple[str, str, bytes]]) -> list[dict]:
     out = []
     accepts = {"all": w.Accepts.ALL, "host_to_device": w.Accepts.HOST_TO_DEVICE,
                "device_to_host": w.Accepts.DEVICE_TO_HOST}
@@ -287,15 +422,16 @@ def build() -> dict:
         cobs.append({"decoded_hex": decoded.hex(), "encoded_hex": encoded.hex(), "source": "implementation"})
 
     messages = []
-    for name, seq, msg in message_cases():
-        frame = w.encode(msg, seq)
-        assert hand_frame(msg.TYPE, seq, msg.pack()) == frame, name
-        messages.append({"name": name, "type": msg.TYPE.name, "seq": seq, "fields": msg.to_fields(),
-                         "frame_hex": frame.hex(), "source": "implementation"})
-    for name, seq, msg, frame in hand_cases():
-        assert w.encode(msg, seq) == frame, f"{name}: the implementation disagrees with the hand-built frame"
-        messages.append({"name": name, "type": msg.TYPE.name, "seq": seq, "fields": msg.to_fields(),
-                         "frame_hex": frame.hex(), "source": "hand"})
+    for cases, hand in ((message_cases(), hand_cases()), (update_message_cases(), update_hand_cases())):
+        for name, seq, msg in cases:
+            frame = w.encode(msg, seq)
+            assert hand_frame(msg.TYPE, seq, msg.pack()) == frame, name
+            messages.append({"name": name, "type": msg.TYPE.name, "seq": seq, "fields": msg.to_fields(),
+                             "frame_hex": frame.hex(), "source": "implementation"})
+        for name, seq, msg, frame in hand:
+            assert w.encode(msg, seq) == frame, f"{name}: the implementation disagrees with the hand-built frame"
+            messages.append({"name": name, "type": msg.TYPE.name, "seq": seq, "fields": msg.to_fields(),
+                             "frame_hex": frame.hex(), "source": "hand"})
     types = {t.name for t in w.MsgType}
     assert types == {m["type"] for m in messages}, types - {m["type"] for m in messages}
 
@@ -316,22 +452,80 @@ def build() -> dict:
         "max_frame": w.MAX_FRAME,
         "samples_max": w.SAMPLES_MAX,
         "str_max": w.STR_MAX,
+        "chunk_max": w.CHUNK_MAX,
         "types": {t.name: int(t) for t in w.MsgType},
+        "update_codes": {"state": {e.name: int(e) for e in w.TransferState},
+                         "result": {e.name: int(e) for e in w.UpdateResult},
+                         "outcome": {e.name: int(e) for e in w.BootOutcome}},
         "crc": crc,
         "cobs": cobs,
         "messages": messages,
-        "streams": stream_cases(),
+        "streams": stream_cases() + update_stream_cases(),
         "config_checks": config_checks,
     }
 
 
+def _entry_key(entry: object) -> str:
+    """A frozen entry's identity: its name, or (entries without one: cobs, config_checks) the entry itself."""
+    if isinstance(entry, dict) and "name" in entry:
+        return str(entry["name"])
+    return json.dumps(entry, sort_keys=True)
+
+
+def extend(frozen: dict, rebuilt: dict) -> dict:
+    """The frozen table with the entries it lacks appended; refuses unless every frozen entry is rebuilt as is."""
+    if set(frozen) - set(rebuilt):
+        raise SystemExit(f"--extend: the rebuilt table lacks {sorted(set(frozen) - set(rebuilt))}; "
+                         "that needs a deliberate re-freeze (--force)")
+    out: dict = {}
+    for key, new in rebuilt.items():  # the rebuilt table's order: a new key goes where build() puts it
+        if key not in frozen:
+            out[key] = new
+            continue
+        old = frozen[key]
+        if isinstance(old, list):
+            rebuilt_by_key = {_entry_key(e): e for e in new}
+            for entry in old:
+                k = _entry_key(entry)
+                if rebuilt_by_key.get(k) != entry:
+                    raise SystemExit(f"--extend: frozen {key} entry {k[:80]} is not reproduced byte for byte by "
+                                     "edge_bridge.wire: the implementation changed, or the entry was edited")
+            known = {_entry_key(e) for e in old}
+            out[key] = old + [e for e in new if _entry_key(e) not in known]
+        elif isinstance(old, dict):
+            changed = [k for k, v in old.items() if new.get(k) != v]
+            if changed:
+                raise SystemExit(f"--extend: frozen {key} entries {changed} differ in the rebuilt table")
+            out[key] = old | {k: v for k, v in new.items() if k not in old}
+        else:
+            if old != new:
+                raise SystemExit(f"--extend: frozen {key} is {old!r}, the rebuilt table says {new!r}")
+            out[key] = old
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--force", action="store_true", help="overwrite the frozen table (a deliberate re-freeze)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--force", action="store_true", help="overwrite the frozen table (a deliberate re-freeze)")
+    mode.add_argument("--extend", action="store_true",
+                      help="append the entries the frozen table lacks; every frozen entry must be rebuilt as is")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    if args.extend:
+        if not args.out.exists():
+            print(f"--extend: {args.out} does not exist", file=sys.stderr)
+            return 1
+        frozen = json.loads(args.out.read_text())
+        table = extend(frozen, build())
+        added = {k: len(table[k]) - len(frozen[k]) for k in frozen if isinstance(table[k], list | dict)}
+        added |= {k: 1 for k in table if k not in frozen}
+        args.out.write_text(json.dumps(table, indent=1) + "\n")
+        print(f"extended {args.out}: added " + (", ".join(f"{n} {k}" for k, n in added.items() if n) or "nothing"))
+        return 0
     if args.out.exists() and not args.force:
-        print(f"{args.out} exists and is frozen; pass --force for a deliberate re-freeze", file=sys.stderr)
+        print(f"{args.out} exists and is frozen; pass --extend to add vectors, --force for a deliberate re-freeze",
+              file=sys.stderr)
         return 1
     table = build()
     args.out.write_text(json.dumps(table, indent=1) + "\n")

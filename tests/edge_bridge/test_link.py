@@ -85,6 +85,18 @@ def test_handshake_store_then_acknowledge(link, queue):
     assert link.counters.corrupt == 0
 
 
+def test_update_answers_and_boot_reports_take_their_seq_and_stay_local(link, queue):
+    """A device's UPDATE_STATE and BOOT_REPORT hold a place in its sequence space: stored (never uploaded), so the
+    seqs after them are contiguous and acknowledged, and the link does not stop on them."""
+    report = wire.BootReport(0, 1, 2, 3, 4, 1, int(wire.BootOutcome.NONE), int(wire.UpdateResult.OK), 1)
+    answer = wire.UpdateState(7, int(wire.TransferState.IDLE), int(wire.UpdateResult.OK), 0)
+    inject(link, (1, hello()), (2, report), (3, status(0)), (4, answer), (5, beat(5)))
+    until(lambda: link.held_through == 5, "all five held")
+    kinds = {s: k for s, k, _ in queue.device_messages(DEV, BOOT)}
+    assert kinds == {1: "hello", 2: "boot_report", 3: "status", 4: "update_state", 5: "beat"}
+    assert queue.counts()["ready"] == 3  # hello, status, beat are uploaded; the update messages stay local
+
+
 def test_corrupt_frame_is_skipped_and_the_gap_is_asked_for_again(link, queue):
     inject(link, (1, hello()), (2, status(0)), (3, beat(3)))
     until(lambda: link.held_through == 3, "start held")

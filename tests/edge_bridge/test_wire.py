@@ -9,6 +9,7 @@ import ast
 import binascii
 import json
 import random
+import struct
 import sys
 from pathlib import Path
 
@@ -57,9 +58,24 @@ def test_the_table_states_the_implementations_constants():
     assert VECTORS["max_frame"] == w.MAX_FRAME == 512
     assert VECTORS["samples_max"] == w.SAMPLES_MAX
     assert VECTORS["str_max"] == w.STR_MAX
+    assert VECTORS["chunk_max"] == w.CHUNK_MAX == 256
     assert VECTORS["types"] == {t.name: int(t) for t in w.MsgType}
+    assert VECTORS["update_codes"] == {"state": {e.name: int(e) for e in w.TransferState},
+                                       "result": {e.name: int(e) for e in w.UpdateResult},
+                                       "outcome": {e.name: int(e) for e in w.BootOutcome}}
     # a full SAMPLES frame fits in MAX_FRAME, one more sample would not fit the u16 count's promise
     assert w.MIN_FRAME + 6 + 2 * w.SAMPLES_MAX <= w.MAX_FRAME
+    assert w.MIN_FRAME + 6 + w.CHUNK_MAX <= w.MAX_FRAME  # a full UPDATE_CHUNK fits too
+
+
+def test_the_update_types_follow_the_existing_ones_in_each_direction():
+    """Device -> host codes continue after GAP, host -> device codes after HELLO_REQUEST (docs/protocol.md, 2)."""
+    device = sorted(int(t) for t in w.MsgType if not w.is_host_to_device(t))
+    host = sorted(int(t) for t in w.MsgType if w.is_host_to_device(t))
+    assert device == list(range(0x01, 0x0A)) and host == list(range(0x81, 0x8C))
+    assert (w.MsgType.UPDATE_STATE, w.MsgType.BOOT_REPORT) == (0x08, 0x09)
+    assert [w.MsgType.UPDATE_BEGIN, w.MsgType.UPDATE_CHUNK, w.MsgType.UPDATE_END, w.MsgType.UPDATE_INSTALL,
+            w.MsgType.UPDATE_ABORT] == list(range(0x87, 0x8C))
 
 
 def test_the_table_covers_every_message_type_several_times_and_every_reject_reason():
@@ -171,6 +187,23 @@ def test_config_status(check):
     (lambda: w.Gap(4, 3), "Gap"),
     (lambda: w.Error(1, 0, 7), "Error.text"),
     (lambda: w.Ack(True, 0), "Ack.host_seq"),
+    (lambda: w.UpdateBegin(-1, bytes(32), 1, 0, 0, 0, 0), "UpdateBegin.image_size"),
+    (lambda: w.UpdateBegin(1, bytes(31), 1, 0, 0, 0, 0), "UpdateBegin.image_sha256"),
+    (lambda: w.UpdateBegin(1, bytes(32), 256, 0, 0, 0, 0), "UpdateBegin.version_major"),
+    (lambda: w.UpdateBegin(1, bytes(32), 1, 0, 0x10000, 0, 0), "UpdateBegin.version_revision"),
+    (lambda: w.UpdateBegin(1, bytes(32), 1, 0, 0, 2 ** 32, 0), "UpdateBegin.version_build"),
+    (lambda: w.UpdateBegin(1, bytes(32), 1, 0, 0, 0, -1), "UpdateBegin.security_counter"),
+    (lambda: w.UpdateChunk(2, b"abcd"), "UpdateChunk.offset must be a multiple of 4"),
+    (lambda: w.UpdateChunk(0, b""), "UpdateChunk.data must be 1..256 bytes, got 0 bytes"),
+    (lambda: w.UpdateChunk(0, bytes(257)), "UpdateChunk.data must be 1..256 bytes, got 257 bytes"),
+    (lambda: w.UpdateChunk(0, "abcd"), "UpdateChunk.data must be 1..256 bytes, got str"),
+    (lambda: w.UpdateState(1, 5, 0, 0), "UpdateState.state must be one of 0 IDLE"),
+    (lambda: w.UpdateState(1, 1, 0x0A, 0), "UpdateState.result must be one of"),
+    (lambda: w.UpdateState(1, 1, 0, 2 ** 32), "UpdateState.next_offset"),
+    (lambda: w.BootReport(2, 1, 0, 0, 0, 1, 0, 0, 0), "BootReport.running_slot must be 0..1 or 255"),
+    (lambda: w.BootReport(0, 1, 0, 0, 0, 2, 0, 0, 0), "BootReport.confirmed"),
+    (lambda: w.BootReport(0, 1, 0, 0, 0, 1, 4, 0, 0), "BootReport.last_outcome"),
+    (lambda: w.BootReport(0, 1, 0, 0, 0, 1, 3, 0x18, 0), "BootReport.reason"),
 ])
 def test_invalid_fields_are_refused_with_the_field_named(make, field):
     with pytest.raises(w.WireError) as err:
@@ -219,6 +252,7 @@ def test_wire_uses_the_standard_library_and_the_domain_constants_only():
 # properties
 # ---------------------------------------------------------------------------------------------------------------
 u32 = st.integers(0, 0xFFFFFFFF)
+U32_WORDS = 0xFFFFFFFF // w.CHUNK_ALIGN  # the largest chunk offset, in units of CHUNK_ALIGN
 u16 = st.integers(0, 0xFFFF)
 u8 = st.integers(0, 0xFF)
 i8 = st.integers(-128, 127)
@@ -247,6 +281,17 @@ MESSAGES = {
     w.Resend: st.builds(w.Resend, u32),
     w.GetStatus: st.just(w.GetStatus()),
     w.HelloRequest: st.just(w.HelloRequest()),
+    w.UpdateState: st.builds(w.UpdateState, u32, st.sampled_from(list(w.TransferState)),
+                             st.sampled_from(list(w.UpdateResult)), u32),
+    w.BootReport: st.builds(w.BootReport, st.sampled_from([*range(w.N_SLOTS), w.SLOT_NONE]), u8, u8, u16, u32,
+                            st.integers(0, 1), st.sampled_from(list(w.BootOutcome)),
+                            st.sampled_from(list(w.UpdateResult)), u32),
+    w.UpdateBegin: st.builds(w.UpdateBegin, u32, st.binary(min_size=32, max_size=32), u8, u8, u16, u32, u32),
+    w.UpdateChunk: st.builds(w.UpdateChunk, st.integers(0, U32_WORDS).map(lambda i: i * w.CHUNK_ALIGN),
+                             st.binary(min_size=1, max_size=w.CHUNK_MAX)),
+    w.UpdateEnd: st.just(w.UpdateEnd()),
+    w.UpdateInstall: st.just(w.UpdateInstall()),
+    w.UpdateAbort: st.just(w.UpdateAbort()),
 }
 any_message = st.one_of(*MESSAGES.values())
 
@@ -268,6 +313,40 @@ def test_encode_then_decode_is_the_identity(cls):
         assert decoder.pending == 0 and decoder.frames == 1
 
     check()
+
+
+@pytest.mark.parametrize("cls", list(MESSAGES), ids=lambda c: c.__name__)
+def test_a_payload_cut_short_or_one_byte_long_is_refused_with_its_header(cls):
+    """Any truncation of a message's payload (CRC made right again, so only the layout can catch it), or one byte
+    more, is refused with reason 'payload' and its seq known: a device then answers ERROR BAD_PAYLOAD naming it."""
+    @PROPERTY
+    @given(MESSAGES[cls], u32, st.data())
+    def check(msg, seq, data):
+        payload = msg.pack()
+        cut = data.draw(st.integers(0, len(payload) - 1), label="cut") if payload else None
+        extra = data.draw(st.binary(min_size=1, max_size=1), label="extra")
+        for bad in ([payload[:cut]] if cut is not None else []) + [payload + extra]:
+            events = w.decode_frames(w.encode_raw(w.PROTOCOL_VERSION, msg.TYPE, seq, bad))
+            assert events == [w.Reject("payload", events[0].raw_len, w.PROTOCOL_VERSION, msg.TYPE, seq)]
+
+    check()
+
+
+@pytest.mark.parametrize("value", range(256))
+def test_update_enum_fields_take_exactly_their_table_values(value):
+    state = w.encode_raw(1, w.MsgType.UPDATE_STATE, 5, struct.pack("<IBBI", 9, value, 0, 0))
+    result = w.encode_raw(1, w.MsgType.UPDATE_STATE, 5, struct.pack("<IBBI", 9, 4, value, 0))
+    outcome = w.encode_raw(1, w.MsgType.BOOT_REPORT, 5, struct.pack("<BBBHIBBBI", 0, 1, 0, 0, 0, 1, value, 0, 0))
+    reason = w.encode_raw(1, w.MsgType.BOOT_REPORT, 5, struct.pack("<BBBHIBBBI", 0, 1, 0, 0, 0, 1, 3, value, 0))
+    slot = w.encode_raw(1, w.MsgType.BOOT_REPORT, 5, struct.pack("<BBBHIBBBI", value, 1, 0, 0, 0, 1, 0, 0, 0))
+    confirmed = w.encode_raw(1, w.MsgType.BOOT_REPORT, 5, struct.pack("<BBBHIBBBI", 0, 1, 0, 0, 0, value, 0, 0, 0))
+    codes = VECTORS["update_codes"]
+    for frame, taken in ((state, value in codes["state"].values()), (result, value in codes["result"].values()),
+                         (outcome, value in codes["outcome"].values()), (reason, value in codes["result"].values()),
+                         (slot, value in (0, 1, 0xFF)), (confirmed, value in (0, 1))):
+        [event] = w.decode_frames(frame)
+        assert isinstance(event, w.Frame) == taken
+        assert taken or event.reason == "payload"
 
 
 def _segments(data: bytes) -> tuple[int, int]:

@@ -74,10 +74,19 @@ def test_generator_writes_the_whole_table_and_only_rewrites_on_change(tmp_path):
     for vector in table["messages"]:
         assert f'"{vector["name"]}"' in header
     assert f"#define WV_MAX_FRAME {table['max_frame']}u" in header
+    assert f"#define WV_CHUNK_MAX {table['chunk_max']}u" in header
+    for macro, key in (("WV_N_UPDATE_STATES", "state"), ("WV_N_UPDATE_RESULTS", "result"),
+                       ("WV_N_BOOT_OUTCOMES", "outcome")):
+        assert f"#define {macro} {len(table['update_codes'][key])}u" in header
+    assert '{"SELF_TEST_FAILED", 32u}' in header
     mtime = out.stat().st_mtime_ns
     second = _run_generator("--out", str(out))
     assert second.returncode == 0 and "up to date" in second.stdout
     assert out.stat().st_mtime_ns == mtime
+
+
+def _vector(table: dict, name: str) -> dict:
+    return next(v for v in table["messages"] if v["name"] == name)
 
 
 @pytest.mark.parametrize("breakage, named", [
@@ -87,6 +96,13 @@ def test_generator_writes_the_whole_table_and_only_rewrites_on_change(tmp_path):
     (lambda t: t["streams"][1]["events"].append({"event": "reject", "reason": "cosmic", "raw_len": 1,
                                                   "version": None, "type": None, "seq": None}), "reason must be"),
     (lambda t: t["crc"][0].update(data_hex="zz"), "crc[0]: not a hex string"),
+    (lambda t: _vector(t, "update_chunk_one_byte")["fields"].update(data="00" * 257),
+     "messages[update_chunk_one_byte].data: expected 1..256 bytes, got 257"),
+    (lambda t: _vector(t, "update_chunk_one_byte")["fields"].update(data=""),
+     "messages[update_chunk_one_byte].data: expected 1..256 bytes, got 0"),
+    (lambda t: _vector(t, "boot_report_max")["fields"].pop("reason"), "messages[boot_report_max]: BOOT_REPORT takes"),
+    (lambda t: t.pop("update_codes"), "table: missing update_codes"),
+    (lambda t: t["update_codes"]["result"].update(BUSY="eight"), "update_codes.result.BUSY: expected an integer"),
 ])
 def test_generator_refuses_a_broken_table_naming_the_entry(tmp_path, breakage, named):
     table = json.loads(TABLE.read_text())
@@ -134,6 +150,8 @@ def test_the_c_tests_read_the_table_a_changed_byte_fails_them(pio, tmp_path):
     vector["frame_hex"] = frame.hex()
     stream = next(s for s in table["streams"] if s["name"] == "bad_crc_low_byte")
     stream["counters"]["corrupt"] += 1
+    table["update_codes"]["result"]["BUSY"] = 0x0A  # a code the C twin does not have
+    _vector(table, "update_state_receiving")["fields"]["next_offset"] += 4  # fields no longer match the bytes
     bad = tmp_path / "tampered.json"
     bad.write_text(json.dumps(table))
 
@@ -142,9 +160,11 @@ def test_the_c_tests_read_the_table_a_changed_byte_fails_them(pio, tmp_path):
     assert rc != 0, out
     failed = {c["name"] for c in suites["test_wire"]["test_cases"] if c["status"] == "FAILED"}
     assert {"messages_encode_to_the_vector_bytes", "messages_decode_to_their_fields",
-            "streams_give_the_vector_events_and_counters"} <= failed, out
+            "streams_give_the_vector_events_and_counters", "constants_match_the_table",
+            "update_enums_take_exactly_the_table_values"} <= failed, out
     assert "crc16_vectors" not in failed and "config_status_vectors" not in failed
     assert "vector beat_normal:" in out and "vector bad_crc_low_byte:" in out
+    assert "vector BUSY:" in out and "vector update_state_receiving:" in out
     # the pre-build step wrote the tampered header into the copy's suite, not into the repository
     tampered = ", ".join(f"0x{b:02x}" for b in frame[:8])
     assert tampered in (test_dir / "test_wire" / "wire_vectors.h").read_text()

@@ -173,7 +173,29 @@ static bool str_ok(const char *s, size_t cap)
 
 static bool type_known(uint8_t t)
 {
-    return (t >= WIRE_T_HELLO && t <= WIRE_T_GAP) || (t >= WIRE_T_SAMPLES && t <= WIRE_T_HELLO_REQUEST);
+    return (t >= WIRE_T_HELLO && t <= WIRE_T_BOOT_REPORT) || (t >= WIRE_T_SAMPLES && t <= WIRE_T_UPDATE_ABORT);
+}
+
+bool wire_update_result_known(uint8_t result)
+{
+    return result <= WIRE_UPD_FLASH || (result >= WIRE_UPD_TRANSFER_HASH && result <= WIRE_UPD_MANIFEST_MISMATCH) ||
+           result == WIRE_UPD_SELF_TEST_FAILED || result == WIRE_UPD_NOT_CONFIRMED;
+}
+
+static bool update_state_ok(const wire_update_state_t *s)
+{
+    return s->state <= WIRE_XFER_REFUSED && wire_update_result_known(s->result);
+}
+
+static bool boot_report_ok(const wire_boot_report_t *b)
+{
+    return (b->running_slot < WIRE_N_SLOTS || b->running_slot == WIRE_SLOT_NONE) && b->confirmed <= 1u &&
+           b->last_outcome <= WIRE_OUTCOME_REVERTED && wire_update_result_known(b->reason);
+}
+
+static bool chunk_ok(uint32_t offset, uint16_t length)
+{
+    return offset % WIRE_CHUNK_ALIGN == 0u && length >= 1u && length <= WIRE_CHUNK_MAX;
 }
 
 static bool msg_ok(const wire_msg_t *m)
@@ -193,6 +215,12 @@ static bool msg_ok(const wire_msg_t *m)
         return m->u.gap.first >= 1u && m->u.gap.first <= m->u.gap.last;
     case WIRE_T_SAMPLES:
         return m->u.samples.count <= WIRE_SAMPLES_MAX;
+    case WIRE_T_UPDATE_STATE:
+        return update_state_ok(&m->u.update_state);
+    case WIRE_T_BOOT_REPORT:
+        return boot_report_ok(&m->u.boot_report);
+    case WIRE_T_UPDATE_CHUNK:
+        return chunk_ok(m->u.update_chunk.offset, m->u.update_chunk.length);
     default:
         return type_known(m->type);
     }
@@ -275,7 +303,42 @@ static void write_payload(writer_t *w, const wire_msg_t *m)
     case WIRE_T_RESEND:
         writer_u32(w, m->u.resend.after_seq);
         break;
-    default: /* GET_STATUS, HELLO_REQUEST: no payload */
+    case WIRE_T_UPDATE_STATE:
+        writer_u32(w, m->u.update_state.host_seq);
+        writer_u8(w, m->u.update_state.state);
+        writer_u8(w, m->u.update_state.result);
+        writer_u32(w, m->u.update_state.next_offset);
+        break;
+    case WIRE_T_BOOT_REPORT: {
+        const wire_boot_report_t *b = &m->u.boot_report;
+        writer_u8(w, b->running_slot);
+        writer_u8(w, b->version_major);
+        writer_u8(w, b->version_minor);
+        writer_u16(w, b->version_revision);
+        writer_u32(w, b->version_build);
+        writer_u8(w, b->confirmed);
+        writer_u8(w, b->last_outcome);
+        writer_u8(w, b->reason);
+        writer_u32(w, b->security_counter);
+        break;
+    }
+    case WIRE_T_UPDATE_BEGIN: {
+        const wire_update_begin_t *b = &m->u.update_begin;
+        writer_u32(w, b->image_size);
+        writer_bytes(w, b->image_sha256, WIRE_SHA256_SIZE);
+        writer_u8(w, b->version_major);
+        writer_u8(w, b->version_minor);
+        writer_u16(w, b->version_revision);
+        writer_u32(w, b->version_build);
+        writer_u32(w, b->security_counter);
+        break;
+    }
+    case WIRE_T_UPDATE_CHUNK:
+        writer_u32(w, m->u.update_chunk.offset);
+        writer_u16(w, m->u.update_chunk.length);
+        writer_bytes(w, m->u.update_chunk.data, m->u.update_chunk.length);
+        break;
+    default: /* GET_STATUS, HELLO_REQUEST, UPDATE_END, UPDATE_INSTALL, UPDATE_ABORT: no payload */
         break;
     }
 }
@@ -494,7 +557,53 @@ static bool read_payload(reader_t *r, wire_msg_t *m)
     case WIRE_T_RESEND:
         m->u.resend.after_seq = reader_u32(r);
         break;
-    default: /* GET_STATUS, HELLO_REQUEST */
+    case WIRE_T_UPDATE_STATE:
+        m->u.update_state.host_seq = reader_u32(r);
+        m->u.update_state.state = reader_u8(r);
+        m->u.update_state.result = reader_u8(r);
+        m->u.update_state.next_offset = reader_u32(r);
+        if (r->ok && !update_state_ok(&m->u.update_state)) {
+            return false;
+        }
+        break;
+    case WIRE_T_BOOT_REPORT: {
+        wire_boot_report_t *b = &m->u.boot_report;
+        b->running_slot = reader_u8(r);
+        b->version_major = reader_u8(r);
+        b->version_minor = reader_u8(r);
+        b->version_revision = reader_u16(r);
+        b->version_build = reader_u32(r);
+        b->confirmed = reader_u8(r);
+        b->last_outcome = reader_u8(r);
+        b->reason = reader_u8(r);
+        b->security_counter = reader_u32(r);
+        if (r->ok && !boot_report_ok(b)) {
+            return false;
+        }
+        break;
+    }
+    case WIRE_T_UPDATE_BEGIN: {
+        wire_update_begin_t *b = &m->u.update_begin;
+        b->image_size = reader_u32(r);
+        reader_bytes(r, b->image_sha256, WIRE_SHA256_SIZE);
+        b->version_major = reader_u8(r);
+        b->version_minor = reader_u8(r);
+        b->version_revision = reader_u16(r);
+        b->version_build = reader_u32(r);
+        b->security_counter = reader_u32(r);
+        break;
+    }
+    case WIRE_T_UPDATE_CHUNK: {
+        wire_update_chunk_t *c = &m->u.update_chunk;
+        c->offset = reader_u32(r);
+        c->length = reader_u16(r);
+        if (!r->ok || !chunk_ok(c->offset, c->length) || r->n - r->pos != (size_t)c->length) {
+            return false;
+        }
+        reader_bytes(r, c->data, c->length);
+        break;
+    }
+    default: /* GET_STATUS, HELLO_REQUEST, UPDATE_END, UPDATE_INSTALL, UPDATE_ABORT */
         break;
     }
     return r->ok && r->pos == r->n;

@@ -42,9 +42,15 @@ extern "C" {
 #define WIRE_SAMPLES_MAX 240u /* int16 samples per SAMPLES frame */
 #define WIRE_NUM_CLASSES 5u   /* N, S, V, F, Q */
 #define WIRE_SHA256_SIZE 32u
+#define WIRE_CHUNK_MAX 256u  /* image bytes per UPDATE_CHUNK */
+#define WIRE_CHUNK_ALIGN 4u  /* UPDATE_CHUNK offsets are multiples of this (the flash write unit) */
+#define WIRE_N_SLOTS 2u      /* image slots of a device (docs/ota.md) */
+#define WIRE_SLOT_NONE 0xFFu /* BOOT_REPORT.running_slot of a device in recovery: no image runs */
 
 _Static_assert(WIRE_MIN_FRAME + 6u + 2u * WIRE_SAMPLES_MAX <= WIRE_MAX_FRAME,
                "a full SAMPLES frame must fit in WIRE_MAX_FRAME");
+_Static_assert(WIRE_MIN_FRAME + 6u + WIRE_CHUNK_MAX <= WIRE_MAX_FRAME,
+               "a full UPDATE_CHUNK must fit in WIRE_MAX_FRAME");
 _Static_assert(WIRE_MAX_FRAME <= 0xFFFFu, "decoded lengths are kept in 16 bits");
 
 /* Message types: bit 7 set = host -> device. */
@@ -56,12 +62,19 @@ typedef enum {
     WIRE_T_ACK = 0x05,
     WIRE_T_ERROR = 0x06,
     WIRE_T_GAP = 0x07,
+    WIRE_T_UPDATE_STATE = 0x08,
+    WIRE_T_BOOT_REPORT = 0x09,
     WIRE_T_SAMPLES = 0x81,
     WIRE_T_CONFIG = 0x82,
     WIRE_T_HOST_ACK = 0x83,
     WIRE_T_RESEND = 0x84,
     WIRE_T_GET_STATUS = 0x85,
     WIRE_T_HELLO_REQUEST = 0x86,
+    WIRE_T_UPDATE_BEGIN = 0x87,
+    WIRE_T_UPDATE_CHUNK = 0x88,
+    WIRE_T_UPDATE_END = 0x89,
+    WIRE_T_UPDATE_INSTALL = 0x8A,
+    WIRE_T_UPDATE_ABORT = 0x8B,
 } wire_type_t;
 
 #define WIRE_TYPE_IS_HOST_TO_DEVICE(t) (((t) & 0x80u) != 0u)
@@ -91,6 +104,47 @@ enum { WIRE_RULE_THRESHOLD = 1, WIRE_RULE_RUN = 2 };
 
 /* CONFIG.enabled: bits 0..4 classes N, S, V, F, Q; then the rules; bit 7 reserved */
 enum { WIRE_CFG_THRESHOLD_RULE = 0x20, WIRE_CFG_RUN_RULE = 0x40, WIRE_CFG_RESERVED = 0x80 };
+
+/* UPDATE_STATE.state: where the device's image transfer stands */
+enum {
+    WIRE_XFER_IDLE = 0,       /* no transfer */
+    WIRE_XFER_RECEIVING = 1,  /* a transfer in progress: next_offset bytes held */
+    WIRE_XFER_VERIFIED = 2,   /* the whole image held and verified: UPDATE_INSTALL installs it */
+    WIRE_XFER_INSTALLING = 3, /* installing: the device resets into the bootloader now */
+    WIRE_XFER_REFUSED = 4,    /* the image was refused (the result says why); nothing changed */
+};
+
+/* UPDATE_STATE.result and BOOT_REPORT.reason (docs/protocol.md, "Update results") */
+enum {
+    WIRE_UPD_OK = 0x00,
+    WIRE_UPD_BAD_SIZE = 0x01,          /* UPDATE_BEGIN: image size 0 or larger than a slot */
+    WIRE_UPD_BAD_OFFSET = 0x02,        /* UPDATE_CHUNK: offset + length beyond the image size */
+    WIRE_UPD_BAD_LENGTH = 0x03,        /* UPDATE_CHUNK: length not a multiple of 4 and not the image's end */
+    WIRE_UPD_OUT_OF_ORDER = 0x04,      /* UPDATE_CHUNK: offset beyond next_offset */
+    WIRE_UPD_NO_TRANSFER = 0x05,       /* UPDATE_CHUNK or UPDATE_END without a transfer in progress */
+    WIRE_UPD_INCOMPLETE = 0x06,        /* UPDATE_END before every byte was received */
+    WIRE_UPD_NOT_VERIFIED = 0x07,      /* UPDATE_INSTALL before UPDATE_END verified the image */
+    WIRE_UPD_BUSY = 0x08,              /* no update now: the running image is on trial, or installing */
+    WIRE_UPD_FLASH = 0x09,             /* erasing, writing or reading back the slot failed */
+    WIRE_UPD_TRANSFER_HASH = 0x10,     /* the bytes received lack the sha256 UPDATE_BEGIN announced */
+    WIRE_UPD_BAD_IMAGE = 0x11,         /* not a well-formed MCUboot image */
+    WIRE_UPD_IMAGE_HASH = 0x12,        /* the SHA256 TLV does not match header, payload and protected TLVs */
+    WIRE_UPD_UNKNOWN_KEY = 0x13,       /* signed with another key (KEYHASH) */
+    WIRE_UPD_BAD_SIGNATURE = 0x14,     /* the signature does not verify */
+    WIRE_UPD_WRONG_TARGET = 0x15,      /* built for another target */
+    WIRE_UPD_SECURITY_COUNTER = 0x16,  /* security counter below the device's */
+    WIRE_UPD_MANIFEST_MISMATCH = 0x17, /* signed version or counter is not what UPDATE_BEGIN announced */
+    WIRE_UPD_SELF_TEST_FAILED = 0x20,  /* BOOT_REPORT: the new image's self-test failed; reverted */
+    WIRE_UPD_NOT_CONFIRMED = 0x21,     /* BOOT_REPORT: the new image reset before confirming; reverted */
+};
+
+/* BOOT_REPORT.last_outcome */
+enum {
+    WIRE_OUTCOME_NONE = 0,      /* no update since the device was flashed */
+    WIRE_OUTCOME_INSTALLED = 1, /* the new image runs (on trial until it confirms itself) */
+    WIRE_OUTCOME_REFUSED = 2,   /* the bootloader would not run the pending image: the old one runs */
+    WIRE_OUTCOME_REVERTED = 3,  /* the new image did not confirm itself: the old one runs again */
+};
 
 /* Strings are NUL-terminated here (printable ASCII holds no NUL); at most WIRE_STR_MAX characters. */
 typedef struct {
@@ -171,7 +225,43 @@ typedef struct {
     uint32_t after_seq;
 } wire_resend_t;
 
-/* One message: `type` says which member of `u` holds it (GET_STATUS and HELLO_REQUEST have none). */
+typedef struct {
+    uint32_t host_seq;    /* the seq of the host message it answers */
+    uint8_t state;        /* WIRE_XFER_* */
+    uint8_t result;       /* WIRE_UPD_* */
+    uint32_t next_offset; /* the image offset the device needs next */
+} wire_update_state_t;
+
+typedef struct {
+    uint8_t running_slot;  /* 0 .. WIRE_N_SLOTS - 1, or WIRE_SLOT_NONE */
+    uint8_t version_major; /* the running image's version, MCUboot's major.minor.revision+build */
+    uint8_t version_minor;
+    uint16_t version_revision;
+    uint32_t version_build;
+    uint8_t confirmed;    /* 1 confirmed, 0 on trial */
+    uint8_t last_outcome; /* WIRE_OUTCOME_* */
+    uint8_t reason;       /* WIRE_UPD_* */
+    uint32_t security_counter;
+} wire_boot_report_t;
+
+typedef struct {
+    uint32_t image_size;
+    uint8_t image_sha256[WIRE_SHA256_SIZE]; /* of the whole image file as sent */
+    uint8_t version_major;                  /* the image's version, MCUboot's major.minor.revision+build */
+    uint8_t version_minor;
+    uint16_t version_revision;
+    uint32_t version_build;
+    uint32_t security_counter;
+} wire_update_begin_t;
+
+typedef struct {
+    uint32_t offset; /* a multiple of WIRE_CHUNK_ALIGN */
+    uint16_t length; /* 1 .. WIRE_CHUNK_MAX */
+    uint8_t data[WIRE_CHUNK_MAX];
+} wire_update_chunk_t;
+
+/* One message: `type` says which member of `u` holds it (GET_STATUS, HELLO_REQUEST, UPDATE_END, UPDATE_INSTALL
+ * and UPDATE_ABORT have none). */
 typedef struct {
     uint8_t type; /* wire_type_t */
     union {
@@ -182,10 +272,14 @@ typedef struct {
         wire_ack_t ack;
         wire_error_t error;
         wire_gap_t gap;
+        wire_update_state_t update_state;
+        wire_boot_report_t boot_report;
         wire_samples_t samples;
         wire_config_t config;
         wire_host_ack_t host_ack;
         wire_resend_t resend;
+        wire_update_begin_t update_begin;
+        wire_update_chunk_t update_chunk;
     } u;
 } wire_msg_t;
 
@@ -284,6 +378,9 @@ const char *wire_reason_counter(wire_reason_t reason);
 /* The reason's name as in the vector table: "cobs", "short", "crc", "payload", "oversize", "version",
  * "type" (or "none"). */
 const char *wire_reason_name(wire_reason_t reason);
+
+/* True when `result` is one of the WIRE_UPD_* codes (UPDATE_STATE.result, BOOT_REPORT.reason). */
+bool wire_update_result_known(uint8_t result);
 
 /* The ACK status a device gives a CONFIG: WIRE_ACK_OK or WIRE_ACK_INVALID (docs/protocol.md). */
 uint8_t wire_config_status(const wire_config_t *cfg);

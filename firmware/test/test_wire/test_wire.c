@@ -89,27 +89,130 @@ static bool msg_equal(const wire_msg_t *a, const wire_msg_t *b)
         return a->u.host_ack.device_seq == b->u.host_ack.device_seq;
     case WIRE_T_RESEND:
         return a->u.resend.after_seq == b->u.resend.after_seq;
-    default: /* GET_STATUS, HELLO_REQUEST: no fields */
+    case WIRE_T_UPDATE_STATE: {
+        const wire_update_state_t *x = &a->u.update_state, *y = &b->u.update_state;
+        return x->host_seq == y->host_seq && x->state == y->state && x->result == y->result &&
+               x->next_offset == y->next_offset;
+    }
+    case WIRE_T_BOOT_REPORT: {
+        const wire_boot_report_t *x = &a->u.boot_report, *y = &b->u.boot_report;
+        return x->running_slot == y->running_slot && x->version_major == y->version_major &&
+               x->version_minor == y->version_minor && x->version_revision == y->version_revision &&
+               x->version_build == y->version_build && x->confirmed == y->confirmed &&
+               x->last_outcome == y->last_outcome && x->reason == y->reason &&
+               x->security_counter == y->security_counter;
+    }
+    case WIRE_T_UPDATE_BEGIN: {
+        const wire_update_begin_t *x = &a->u.update_begin, *y = &b->u.update_begin;
+        return x->image_size == y->image_size && memcmp(x->image_sha256, y->image_sha256, WIRE_SHA256_SIZE) == 0 &&
+               x->version_major == y->version_major && x->version_minor == y->version_minor &&
+               x->version_revision == y->version_revision && x->version_build == y->version_build &&
+               x->security_counter == y->security_counter;
+    }
+    case WIRE_T_UPDATE_CHUNK: {
+        const wire_update_chunk_t *x = &a->u.update_chunk, *y = &b->u.update_chunk;
+        return x->offset == y->offset && x->length == y->length && x->length <= WIRE_CHUNK_MAX &&
+               memcmp(x->data, y->data, x->length) == 0;
+    }
+    default: /* GET_STATUS, HELLO_REQUEST, UPDATE_END, UPDATE_INSTALL, UPDATE_ABORT: no fields */
         return true;
     }
 }
 
-static const uint8_t *msg_type_code_of(const char *name, bool *found)
+typedef struct {
+    const char *name;
+    uint8_t code;
+} named_code_t;
+
+/* The C names of the codes, written here by hand: the table's names and values must match them. */
+static const named_code_t TYPE_NAMES[] = {
+    {"HELLO", WIRE_T_HELLO},
+    {"BEAT", WIRE_T_BEAT},
+    {"ALERT", WIRE_T_ALERT},
+    {"STATUS", WIRE_T_STATUS},
+    {"ACK", WIRE_T_ACK},
+    {"ERROR", WIRE_T_ERROR},
+    {"GAP", WIRE_T_GAP},
+    {"UPDATE_STATE", WIRE_T_UPDATE_STATE},
+    {"BOOT_REPORT", WIRE_T_BOOT_REPORT},
+    {"SAMPLES", WIRE_T_SAMPLES},
+    {"CONFIG", WIRE_T_CONFIG},
+    {"HOST_ACK", WIRE_T_HOST_ACK},
+    {"RESEND", WIRE_T_RESEND},
+    {"GET_STATUS", WIRE_T_GET_STATUS},
+    {"HELLO_REQUEST", WIRE_T_HELLO_REQUEST},
+    {"UPDATE_BEGIN", WIRE_T_UPDATE_BEGIN},
+    {"UPDATE_CHUNK", WIRE_T_UPDATE_CHUNK},
+    {"UPDATE_END", WIRE_T_UPDATE_END},
+    {"UPDATE_INSTALL", WIRE_T_UPDATE_INSTALL},
+    {"UPDATE_ABORT", WIRE_T_UPDATE_ABORT},
+};
+static const named_code_t STATE_NAMES[] = {
+    {"IDLE", WIRE_XFER_IDLE},         {"RECEIVING", WIRE_XFER_RECEIVING},
+    {"VERIFIED", WIRE_XFER_VERIFIED}, {"INSTALLING", WIRE_XFER_INSTALLING},
+    {"REFUSED", WIRE_XFER_REFUSED},
+};
+static const named_code_t RESULT_NAMES[] = {
+    {"OK", WIRE_UPD_OK},
+    {"BAD_SIZE", WIRE_UPD_BAD_SIZE},
+    {"BAD_OFFSET", WIRE_UPD_BAD_OFFSET},
+    {"BAD_LENGTH", WIRE_UPD_BAD_LENGTH},
+    {"OUT_OF_ORDER", WIRE_UPD_OUT_OF_ORDER},
+    {"NO_TRANSFER", WIRE_UPD_NO_TRANSFER},
+    {"INCOMPLETE", WIRE_UPD_INCOMPLETE},
+    {"NOT_VERIFIED", WIRE_UPD_NOT_VERIFIED},
+    {"BUSY", WIRE_UPD_BUSY},
+    {"FLASH", WIRE_UPD_FLASH},
+    {"TRANSFER_HASH", WIRE_UPD_TRANSFER_HASH},
+    {"BAD_IMAGE", WIRE_UPD_BAD_IMAGE},
+    {"IMAGE_HASH", WIRE_UPD_IMAGE_HASH},
+    {"UNKNOWN_KEY", WIRE_UPD_UNKNOWN_KEY},
+    {"BAD_SIGNATURE", WIRE_UPD_BAD_SIGNATURE},
+    {"WRONG_TARGET", WIRE_UPD_WRONG_TARGET},
+    {"SECURITY_COUNTER", WIRE_UPD_SECURITY_COUNTER},
+    {"MANIFEST_MISMATCH", WIRE_UPD_MANIFEST_MISMATCH},
+    {"SELF_TEST_FAILED", WIRE_UPD_SELF_TEST_FAILED},
+    {"NOT_CONFIRMED", WIRE_UPD_NOT_CONFIRMED},
+};
+static const named_code_t OUTCOME_NAMES[] = {
+    {"NONE", WIRE_OUTCOME_NONE},
+    {"INSTALLED", WIRE_OUTCOME_INSTALLED},
+    {"REFUSED", WIRE_OUTCOME_REFUSED},
+    {"REVERTED", WIRE_OUTCOME_REVERTED},
+};
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+static const uint8_t *code_of(const named_code_t *names, size_t n, const char *name, bool *found)
 {
-    static const uint8_t codes[] = {WIRE_T_HELLO,        WIRE_T_BEAT,     WIRE_T_ALERT,  WIRE_T_STATUS,
-                                    WIRE_T_ACK,          WIRE_T_ERROR,    WIRE_T_GAP,    WIRE_T_SAMPLES,
-                                    WIRE_T_CONFIG,       WIRE_T_HOST_ACK, WIRE_T_RESEND, WIRE_T_GET_STATUS,
-                                    WIRE_T_HELLO_REQUEST};
-    static const char *const names[] = {"HELLO",   "BEAT",   "ALERT",    "STATUS", "ACK",        "ERROR",        "GAP",
-                                        "SAMPLES", "CONFIG", "HOST_ACK", "RESEND", "GET_STATUS", "HELLO_REQUEST"};
-    for (size_t i = 0; i < sizeof codes; i++) {
-        if (strcmp(names[i], name) == 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(names[i].name, name) == 0) {
             *found = true;
-            return &codes[i];
+            return &names[i].code;
         }
     }
     *found = false;
     return NULL;
+}
+
+/* The table's names and codes are exactly the C ones (same count, each name with its code). */
+static void check_codes(hbtest_t *t, const named_code_t *names, size_t n, const wv_type_t *table, size_t n_table)
+{
+    HBTEST_CHECK(t, n_table == n);
+    for (size_t i = 0; i < n_table; i++) {
+        bool found = false;
+        const uint8_t *code = code_of(names, n, table[i].name, &found);
+        VCHECK(t, table[i].name, found && *code == table[i].code);
+    }
+}
+
+static bool in_table(const wv_type_t *table, size_t n, unsigned value)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (table[i].code == value) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* ----------------------------------------------------------------------------------------------------------- */
@@ -119,11 +222,130 @@ static void test_constants_match_the_table(hbtest_t *t)
     HBTEST_CHECK(t, WIRE_MAX_FRAME == WV_MAX_FRAME);
     HBTEST_CHECK(t, WIRE_SAMPLES_MAX == WV_SAMPLES_MAX);
     HBTEST_CHECK(t, WIRE_STR_MAX == WV_STR_MAX);
-    HBTEST_CHECK(t, WV_N_TYPES == 13u);
-    for (size_t i = 0; i < WV_N_TYPES; i++) {
-        bool found = false;
-        const uint8_t *code = msg_type_code_of(WV_TYPES[i].name, &found);
-        VCHECK(t, WV_TYPES[i].name, found && *code == WV_TYPES[i].code);
+    HBTEST_CHECK(t, WIRE_CHUNK_MAX == WV_CHUNK_MAX);
+    HBTEST_CHECK(t, WV_N_TYPES == 20u);
+    check_codes(t, TYPE_NAMES, N_OF(TYPE_NAMES), WV_TYPES, WV_N_TYPES);
+    check_codes(t, STATE_NAMES, N_OF(STATE_NAMES), WV_UPDATE_STATES, WV_N_UPDATE_STATES);
+    check_codes(t, RESULT_NAMES, N_OF(RESULT_NAMES), WV_UPDATE_RESULTS, WV_N_UPDATE_RESULTS);
+    check_codes(t, OUTCOME_NAMES, N_OF(OUTCOME_NAMES), WV_BOOT_OUTCOMES, WV_N_BOOT_OUTCOMES);
+}
+
+/* A decoded frame of `type` with `payload`, resealed (CRC, COBS, delimiter) into g_out; returns its length. */
+static size_t reseal(uint8_t type, uint32_t seq, const uint8_t *payload, size_t len)
+{
+    static uint8_t decoded[WIRE_MAX_FRAME];
+    if (len > WIRE_MAX_PAYLOAD) {
+        return 0;
+    }
+    decoded[0] = WIRE_PROTOCOL_VERSION;
+    decoded[1] = type;
+    for (unsigned i = 0; i < 4u; i++) {
+        decoded[2u + i] = (uint8_t)(seq >> (8u * i));
+    }
+    if (len > 0u) {
+        memcpy(decoded + WIRE_HEADER_SIZE, payload, len);
+    }
+    uint16_t crc = wire_crc16(0xFFFFu, decoded, WIRE_HEADER_SIZE + len);
+    decoded[WIRE_HEADER_SIZE + len] = (uint8_t)(crc & 0xFFu);
+    decoded[WIRE_HEADER_SIZE + len + 1u] = (uint8_t)(crc >> 8);
+    size_t n = wire_cobs_encode(decoded, WIRE_MIN_FRAME + len, g_out, sizeof g_out - 1u);
+    if (n > 0u) {
+        g_out[n++] = 0u;
+    }
+    return n;
+}
+
+/* Feeds one frame to a fresh decoder that takes both directions; returns the event kind (reason in g_ev). */
+static wire_event_kind_t decode_one(const uint8_t *frame, size_t n)
+{
+    size_t used = 0;
+    wire_decoder_init(&g_dec, WIRE_ACCEPT_ALL);
+    return wire_decoder_feed(&g_dec, frame, n, &used, &g_ev);
+}
+
+/* Every value of the u8 enums of the update messages: taken exactly when the table names it, on both sides. */
+static void test_update_enums_take_exactly_the_table_values(hbtest_t *t)
+{
+    static wire_msg_t m;
+    static uint8_t payload[32];
+    unsigned states = 0, results = 0, outcomes = 0;
+    for (unsigned v = 0; v <= 0xFFu; v++) {
+        size_t n = 0;
+        bool state_known = in_table(WV_UPDATE_STATES, WV_N_UPDATE_STATES, v);
+        bool result_known = in_table(WV_UPDATE_RESULTS, WV_N_UPDATE_RESULTS, v);
+        bool outcome_known = in_table(WV_BOOT_OUTCOMES, WV_N_BOOT_OUTCOMES, v);
+        states += state_known ? 1u : 0u;
+        results += result_known ? 1u : 0u;
+        outcomes += outcome_known ? 1u : 0u;
+        HBTEST_CHECK(t, wire_update_result_known((uint8_t)v) == result_known);
+
+        memset(&m, 0, sizeof m);
+        m.type = WIRE_T_UPDATE_STATE;
+        m.u.update_state.state = (uint8_t)v;
+        HBTEST_CHECK(t, (wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK) == state_known);
+        m.u.update_state.state = WIRE_XFER_REFUSED;
+        m.u.update_state.result = (uint8_t)v;
+        HBTEST_CHECK(t, (wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK) == result_known);
+        memset(&m, 0, sizeof m);
+        m.type = WIRE_T_BOOT_REPORT;
+        m.u.boot_report.last_outcome = (uint8_t)v;
+        HBTEST_CHECK(t, (wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK) == outcome_known);
+        m.u.boot_report.last_outcome = WIRE_OUTCOME_REVERTED;
+        m.u.boot_report.reason = (uint8_t)v;
+        HBTEST_CHECK(t, (wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK) == result_known);
+        m.u.boot_report.reason = WIRE_UPD_OK;
+        m.u.boot_report.running_slot = (uint8_t)v;
+        HBTEST_CHECK(t, (wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK) ==
+                            (v < WIRE_N_SLOTS || v == WIRE_SLOT_NONE));
+        m.u.boot_report.running_slot = 0;
+        m.u.boot_report.confirmed = (uint8_t)v;
+        HBTEST_CHECK(t, (wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK) == (v <= 1u));
+
+        /* the decoder: UPDATE_STATE host_seq u32 | state | result | next_offset u32 */
+        memset(payload, 0, sizeof payload);
+        payload[4] = (uint8_t)v;
+        n = reseal(WIRE_T_UPDATE_STATE, 7, payload, 10);
+        HBTEST_CHECK(t, (decode_one(g_out, n) == WIRE_EVENT_FRAME) == state_known);
+        payload[4] = WIRE_XFER_IDLE;
+        payload[5] = (uint8_t)v;
+        n = reseal(WIRE_T_UPDATE_STATE, 7, payload, 10);
+        HBTEST_CHECK(t, (decode_one(g_out, n) == WIRE_EVENT_FRAME) == result_known);
+        /* BOOT_REPORT slot | version (8) | confirmed | outcome | reason | counter u32 */
+        memset(payload, 0, sizeof payload);
+        payload[10] = (uint8_t)v;
+        n = reseal(WIRE_T_BOOT_REPORT, 7, payload, 16);
+        HBTEST_CHECK(t, (decode_one(g_out, n) == WIRE_EVENT_FRAME) == outcome_known);
+        HBTEST_CHECK(t, outcome_known || g_ev.reason == WIRE_REASON_PAYLOAD);
+        payload[10] = 0;
+        payload[11] = (uint8_t)v;
+        n = reseal(WIRE_T_BOOT_REPORT, 7, payload, 16);
+        HBTEST_CHECK(t, (decode_one(g_out, n) == WIRE_EVENT_FRAME) == result_known);
+    }
+    HBTEST_CHECK(t, states == WV_N_UPDATE_STATES && results == WV_N_UPDATE_RESULTS && outcomes == WV_N_BOOT_OUTCOMES);
+}
+
+/* Every vector message with its payload cut short (by 1 .. all of its bytes) or one byte longer, CRC made right
+ * again: refused with reason PAYLOAD and its header known (so a device answers ERROR BAD_PAYLOAD naming it). */
+static void test_truncated_or_extended_payloads_are_refused(hbtest_t *t)
+{
+    static uint8_t decoded[WIRE_MAX_FRAME + 1];
+    for (size_t i = 0; i < WV_N_MESSAGES; i++) {
+        const wv_message_t *v = &WV_MESSAGES[i];
+        size_t len = 0;
+        if (!VCHECK(t, v->name, wire_frame_bytes(v->msg, v->seq, decoded, sizeof decoded, &len) == WIRE_OK)) {
+            continue;
+        }
+        size_t payload_len = len - WIRE_MIN_FRAME;
+        for (size_t cut = 1; cut <= payload_len; cut++) {
+            size_t n = reseal(v->msg->type, v->seq, decoded + WIRE_HEADER_SIZE, payload_len - cut);
+            VCHECK(t, v->name, decode_one(g_out, n) == WIRE_EVENT_REJECT && g_ev.reason == WIRE_REASON_PAYLOAD);
+            VCHECK(t, v->name, g_ev.has_header && g_ev.seq == v->seq && g_ev.type == v->msg->type);
+        }
+        if (payload_len < WIRE_MAX_PAYLOAD) {
+            decoded[WIRE_HEADER_SIZE + payload_len] = 0x5Au; /* over the first CRC byte: one more payload byte */
+            size_t n = reseal(v->msg->type, v->seq, decoded + WIRE_HEADER_SIZE, payload_len + 1u);
+            VCHECK(t, v->name, decode_one(g_out, n) == WIRE_EVENT_REJECT && g_ev.reason == WIRE_REASON_PAYLOAD);
+        }
     }
 }
 
@@ -367,9 +589,32 @@ static void test_encode_refuses_invalid_messages(hbtest_t *t)
     HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK && n <= WIRE_MAX_ENCODED);
 
     memset(&m, 0, sizeof m);
+    m.type = WIRE_T_UPDATE_CHUNK;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID); /* length 0 */
+    m.u.update_chunk.length = WIRE_CHUNK_MAX + 1u;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
+    m.u.update_chunk.length = WIRE_CHUNK_MAX;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK && n <= WIRE_MAX_ENCODED);
+    m.u.update_chunk.offset = 2;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID); /* not a multiple of 4 */
+    m.u.update_chunk.offset = 0xFFFFFFFCu;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK);
+
+    memset(&m, 0, sizeof m);
+    m.type = WIRE_T_BOOT_REPORT;
+    m.u.boot_report.running_slot = WIRE_SLOT_NONE;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_OK);
+    m.u.boot_report.running_slot = WIRE_N_SLOTS;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
+
+    memset(&m, 0, sizeof m);
     m.type = 0x42;
     HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
     m.type = 0x00;
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
+    m.type = 0x0A; /* just after the device -> host types */
+    HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
+    m.type = 0x8C; /* just after the host -> device types */
     HBTEST_CHECK(t, wire_encode(&m, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
     m.type = WIRE_T_GET_STATUS;
     HBTEST_CHECK(t, wire_encode(NULL, 1, g_out, sizeof g_out, &n) == WIRE_E_INVALID);
@@ -414,6 +659,8 @@ int main(void)
     hbtest_run(&t, "streams_in_uneven_pieces", test_streams_in_uneven_pieces);
     hbtest_run(&t, "reject_reasons_name_their_counters", test_reject_reasons_name_their_counters);
     hbtest_run(&t, "config_status_vectors", test_config_status_vectors);
+    hbtest_run(&t, "update_enums_take_exactly_the_table_values", test_update_enums_take_exactly_the_table_values);
+    hbtest_run(&t, "truncated_or_extended_payloads_are_refused", test_truncated_or_extended_payloads_are_refused);
     hbtest_run(&t, "encode_refuses_invalid_messages", test_encode_refuses_invalid_messages);
     hbtest_run(&t, "decoder_survives_null_arguments", test_decoder_survives_null_arguments);
     port_exit(hbtest_end(&t));

@@ -12,7 +12,8 @@
  *     independently of the decoder;
  *   - the counters add up to the events, and each reject went to its reason's counter;
  *   - every intact frame re-encodes to exactly the decoded bytes it came from;
- *   - a random valid message comes back equal (encode -> decode is the identity);
+ *   - a random valid message of every type, the update messages included, comes back equal (encode -> decode
+ *     is the identity);
  *   - after any input, a 0x00 and a valid frame always give that frame (the decoder never stops).
  * On the target (QEMU) the same runs with fewer inputs, to prove the same code on the Cortex-M4F.
  * Deterministic: a fixed seed (printed), so a failure can be replayed.
@@ -58,9 +59,33 @@ static uint32_t below(uint32_t n) /* 0 .. n-1 */
 }
 
 /* ----------------------------------------------------------------------------------------------------------- */
-static const uint8_t TYPES[] = {WIRE_T_HELLO,  WIRE_T_BEAT,       WIRE_T_ALERT,        WIRE_T_STATUS, WIRE_T_ACK,
-                                WIRE_T_ERROR,  WIRE_T_GAP,        WIRE_T_SAMPLES,      WIRE_T_CONFIG, WIRE_T_HOST_ACK,
-                                WIRE_T_RESEND, WIRE_T_GET_STATUS, WIRE_T_HELLO_REQUEST};
+static const uint8_t TYPES[] = {
+    WIRE_T_HELLO,        WIRE_T_BEAT,         WIRE_T_ALERT,        WIRE_T_STATUS,         WIRE_T_ACK,
+    WIRE_T_ERROR,        WIRE_T_GAP,          WIRE_T_UPDATE_STATE, WIRE_T_BOOT_REPORT,    WIRE_T_SAMPLES,
+    WIRE_T_CONFIG,       WIRE_T_HOST_ACK,     WIRE_T_RESEND,       WIRE_T_GET_STATUS,     WIRE_T_HELLO_REQUEST,
+    WIRE_T_UPDATE_BEGIN, WIRE_T_UPDATE_CHUNK, WIRE_T_UPDATE_END,   WIRE_T_UPDATE_INSTALL, WIRE_T_UPDATE_ABORT};
+
+/* the update result codes (sparse: 0x00-0x09, 0x10-0x17, 0x20-0x21) */
+static const uint8_t UPDATE_RESULTS[] = {WIRE_UPD_OK,
+                                         WIRE_UPD_BAD_SIZE,
+                                         WIRE_UPD_BAD_OFFSET,
+                                         WIRE_UPD_BAD_LENGTH,
+                                         WIRE_UPD_OUT_OF_ORDER,
+                                         WIRE_UPD_NO_TRANSFER,
+                                         WIRE_UPD_INCOMPLETE,
+                                         WIRE_UPD_NOT_VERIFIED,
+                                         WIRE_UPD_BUSY,
+                                         WIRE_UPD_FLASH,
+                                         WIRE_UPD_TRANSFER_HASH,
+                                         WIRE_UPD_BAD_IMAGE,
+                                         WIRE_UPD_IMAGE_HASH,
+                                         WIRE_UPD_UNKNOWN_KEY,
+                                         WIRE_UPD_BAD_SIGNATURE,
+                                         WIRE_UPD_WRONG_TARGET,
+                                         WIRE_UPD_SECURITY_COUNTER,
+                                         WIRE_UPD_MANIFEST_MISMATCH,
+                                         WIRE_UPD_SELF_TEST_FAILED,
+                                         WIRE_UPD_NOT_CONFIRMED};
 
 static void random_str(char *dst)
 {
@@ -163,7 +188,42 @@ static void random_msg(wire_msg_t *m)
     case WIRE_T_RESEND:
         m->u.resend.after_seq = random_u32();
         break;
-    default:
+    case WIRE_T_UPDATE_STATE:
+        m->u.update_state.host_seq = random_u32();
+        m->u.update_state.state = (uint8_t)below(WIRE_XFER_REFUSED + 1u);
+        m->u.update_state.result = UPDATE_RESULTS[below(sizeof UPDATE_RESULTS)];
+        m->u.update_state.next_offset = random_u32();
+        break;
+    case WIRE_T_BOOT_REPORT:
+        m->u.boot_report.running_slot = below(4) == 0 ? (uint8_t)WIRE_SLOT_NONE : (uint8_t)below(WIRE_N_SLOTS);
+        m->u.boot_report.version_major = (uint8_t)rnd();
+        m->u.boot_report.version_minor = (uint8_t)rnd();
+        m->u.boot_report.version_revision = (uint16_t)rnd();
+        m->u.boot_report.version_build = random_u32();
+        m->u.boot_report.confirmed = (uint8_t)below(2);
+        m->u.boot_report.last_outcome = (uint8_t)below(WIRE_OUTCOME_REVERTED + 1u);
+        m->u.boot_report.reason = UPDATE_RESULTS[below(sizeof UPDATE_RESULTS)];
+        m->u.boot_report.security_counter = random_u32();
+        break;
+    case WIRE_T_UPDATE_BEGIN:
+        m->u.update_begin.image_size = random_u32();
+        for (unsigned i = 0; i < WIRE_SHA256_SIZE; i++) {
+            m->u.update_begin.image_sha256[i] = (uint8_t)rnd();
+        }
+        m->u.update_begin.version_major = (uint8_t)rnd();
+        m->u.update_begin.version_minor = (uint8_t)rnd();
+        m->u.update_begin.version_revision = (uint16_t)rnd();
+        m->u.update_begin.version_build = random_u32();
+        m->u.update_begin.security_counter = random_u32();
+        break;
+    case WIRE_T_UPDATE_CHUNK:
+        m->u.update_chunk.offset = random_u32() & ~(uint32_t)(WIRE_CHUNK_ALIGN - 1u);
+        m->u.update_chunk.length = (uint16_t)(below(3) == 0 ? WIRE_CHUNK_MAX : 1u + below(WIRE_CHUNK_MAX));
+        for (unsigned i = 0; i < m->u.update_chunk.length; i++) {
+            m->u.update_chunk.data[i] = (uint8_t)rnd();
+        }
+        break;
+    default: /* GET_STATUS, HELLO_REQUEST, UPDATE_END, UPDATE_INSTALL, UPDATE_ABORT */
         break;
     }
 }
@@ -190,8 +250,9 @@ typedef struct {
     uint64_t event_bytes; /* sum of their raw_len */
     uint64_t frames, rejects;
     uint64_t by_reason[8];
-    uint32_t bad_reencode; /* intact frames whose re-encoding differs from their bytes */
-    uint32_t bad_reject;   /* rejects with an impossible reason or header */
+    uint32_t frames_by_type[256]; /* intact frames per message type */
+    uint32_t bad_reencode;        /* intact frames whose re-encoding differs from their bytes */
+    uint32_t bad_reject;          /* rejects with an impossible reason or header */
     uint32_t last_kind;
     wire_msg_t last_msg;
     uint32_t last_seq;
@@ -212,6 +273,7 @@ static void on_event(tally_t *s, const wire_event_t *ev)
             ev->frame == NULL || memcmp(g_reencoded, ev->frame, n) != 0) {
             s->bad_reencode++;
         }
+        s->frames_by_type[ev->type]++;
         s->last_msg = ev->msg;
         s->last_seq = ev->seq;
         return;
@@ -466,6 +528,9 @@ static void test_random_messages_round_trip(hbtest_t *t)
     uint32_t n = WIRE_FUZZ_INPUTS - WIRE_FUZZ_INPUTS * 2u / 5u * 2u;
     run_fuzz(t, n, 2);
     g_inputs_run += n;
+    for (size_t i = 0; i < sizeof TYPES; i++) { /* every message type, the update messages too, came through */
+        HBTEST_CHECK(t, g_tally.frames_by_type[TYPES[i]] > 0u);
+    }
 }
 
 static void test_every_byte_is_accounted_for(hbtest_t *t)
