@@ -93,9 +93,10 @@ def build(environment: str, workspace: Path, extra_env: dict[str, str] | None = 
     return run_pio(["run", "-e", environment], env)
 
 
-def build_image(workspace: Path, environment: str = "qemu") -> Path:
-    """Builds an image (incrementally: an unchanged tree is not recompiled) and returns its ELF."""
-    rc, out = build(environment, workspace)
+def build_image(workspace: Path, environment: str = "qemu", extra_env: dict[str, str] | None = None) -> Path:
+    """Builds an image (incrementally: an unchanged tree is not recompiled) and returns its ELF; `extra_env` is
+    added to the build's environment (a release build's lib_dir, model version and flags)."""
+    rc, out = build(environment, workspace, extra_env)
     elf = Path(workspace) / "build" / environment / "firmware.elf"
     if rc != 0 or not elf.exists():
         raise DeviceError(f"`pio run -e {environment}` failed (status {rc}):\n{out[-4000:]}")

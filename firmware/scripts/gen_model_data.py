@@ -9,6 +9,10 @@ stops the build with the toolchain's message; nothing is written then.
 
 ``models_dir`` is the toolchain's setting (``HEARTBEAT_MODELS_DIR``, default ``<repo>/models``), so a test
 can point a build at another folder of model versions without touching the repository's.
+
+``HEARTBEAT_MODEL_VERSION`` (default ``current``) names the version folder, and the library is generated into the
+project's lib_dir (``PLATFORMIO_LIB_DIR``, default firmware/lib): `heartbeat firmware build` passes both, with a
+lib_dir of its own in its workspace, so two builds of different models never write the same folder.
 """
 
 import os
@@ -39,8 +43,8 @@ def _generate():
             "(.venv/bin/pio, after `bash scripts/setup.sh`)"
         )
         return
-    version_dir = get_settings().models_dir / CURRENT_LINK
-    lib_dir = os.path.join(PROJECT_DIR, "firmware", "lib", "model_data")
+    version_dir = get_settings().models_dir / (os.environ.get("HEARTBEAT_MODEL_VERSION") or CURRENT_LINK)
+    lib_dir = os.path.join(env.GetProjectConfig().get("platformio", "lib_dir"), "model_data")
     if not version_dir.exists():
         _fail(
             f"{version_dir} does not exist; export a model version first (`heartbeat export`, which points "
@@ -52,7 +56,7 @@ def _generate():
     except HeartbeatError as exc:
         _fail(f"{exc.one_line()}; the firmware is built only from a model whose files match its card")
         return
-    print(f"Model library: {card.get('version')} (sha256 {str(card.get('sha256'))[:16]}...) -> firmware/lib/model_data")
+    print(f"Model library: {card.get('version')} (sha256 {str(card.get('sha256'))[:16]}...) -> {lib_dir}")
 
 
 _generate()
