@@ -164,7 +164,15 @@ def _store(session: Session, device: Device, key: str, fingerprint: str, valid: 
             if problem:
                 errors.append(ItemError(index=index, field="label", message=problem))
                 continue
-            if item.feedback_id in known_feedback or item.feedback_id in seen_feedback:
+            owner = known_feedback.get(item.feedback_id)
+            if owner is not None and owner != device.id:
+                # not a duplicate: another device's verdict (or one given through the API on another device's
+                # alert) has this id, and dropping this one silently would lose a clinician's verdict
+                errors.append(ItemError(index=index, field="feedback_id", message=(
+                    f"feedback_id {item.feedback_id} is already used by another device's feedback; "
+                    "make a new UUID for each verdict")))
+                continue
+            if owner is not None or item.feedback_id in seen_feedback:
                 duplicates += 1
                 continue
             seen_feedback.add(item.feedback_id)
@@ -252,10 +260,13 @@ def _alert_ids(session: Session, device_id: int, refs: set[tuple[int, int]]) -> 
     return {(boot, seq): alert_id for boot, seq, alert_id in rows}
 
 
-def _known_feedback(session: Session, uids: list[str]) -> set[str]:
+def _known_feedback(session: Session, uids: list[str]) -> dict[str, int]:
+    """The feedback ids already stored -> the device whose alert each is about."""
     if not uids:
-        return set()
-    return set(session.scalars(select(Feedback.feedback_uid).where(Feedback.feedback_uid.in_(set(uids)))))
+        return {}
+    rows = session.execute(select(Feedback.feedback_uid, Alert.device_id).join(Alert, Alert.id == Feedback.alert_id)
+                           .where(Feedback.feedback_uid.in_(set(uids))))
+    return {uid: device_id for uid, device_id in rows}
 
 
 def _bulk_insert(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:

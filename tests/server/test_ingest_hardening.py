@@ -85,3 +85,24 @@ def test_alert_filters_at_the_edge_of_the_datetime_range_are_a_422(live_server, 
             r = c.get("/api/v1/alerts", params={name: value})
             assert r.status_code == 422, (name, value, r.text)
             assert [e["field"] for e in r.json()["detail"]["errors"]] == [name]
+
+
+def test_a_feedback_id_of_another_device_is_refused_not_dropped_as_a_duplicate(live_server):
+    """Finding 12: the duplicate check was global, so device B's verdict reusing device A's feedback_id was
+    silently dropped. The same device sending it again is still a duplicate."""
+    import uuid
+
+    a, b = live_server.make_device(), live_server.make_device()
+    shared = str(uuid.uuid4())
+    boot_a, boot_b = new_boot(), new_boot()
+    first = _post_raw(live_server, a.token, a.device_uid, [beat(boot_a, 1, flags=1), alert(boot_a, 2, 1),
+                                                           feedback(boot_a, 2, feedback_id=shared)])
+    assert first.status_code == 200 and first.json()["counts"]["feedback"] == 1, first.text
+    again = _post_raw(live_server, a.token, a.device_uid, [feedback(boot_a, 2, feedback_id=shared)])
+    assert again.status_code == 200 and again.json()["duplicates"] == 1, again.text
+    other = _post_raw(live_server, b.token, b.device_uid, [beat(boot_b, 1, flags=1), alert(boot_b, 2, 1),
+                                                           feedback(boot_b, 2, "reject", feedback_id=shared)])
+    assert other.status_code == 422, other.text
+    errors = other.json()["detail"]["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [(2, "feedback_id")], errors
+    assert "another device" in errors[0]["message"]
