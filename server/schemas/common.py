@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from server.core.text import describe_character, unsafe_character
+
 MAX_ID = 2**31 - 1  # ids and offsets fit a 32-bit signed INTEGER on every database (else: a clear 422, not a 500)
 
 
@@ -21,6 +23,19 @@ def as_utc_time(value: datetime) -> datetime:
 
 
 UtcDateTime = Annotated[datetime, AfterValidator(as_utc_time)]
+
+
+def plain_text(value: str) -> str:
+    """Names and e-mail addresses are shown to people: no control characters (NUL, ESC, line breaks), no invisible
+    formatting (bidirectional overrides such as U+202E, zero-width characters), no separators or surrogates."""
+    ch = unsafe_character(value)
+    if ch is not None:
+        raise ValueError(f"must not contain {describe_character(ch)}: control and invisible formatting "
+                         "characters are not allowed")
+    return value
+
+
+PlainText = Annotated[str, AfterValidator(plain_text)]
 
 
 class ErrorMessage(BaseModel):

@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from server.schemas.common import PlainText
+
 DEVICE_UID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 
@@ -13,12 +15,12 @@ class DeviceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "device_uid": "hb-qemu-0001", "name": "Ward 3, bed 12"}]})
     device_uid: str = Field(pattern=DEVICE_UID_PATTERN, description="The device's own id (HELLO `device_id`).")
-    name: str = Field(default="", max_length=200, description="Where it is or who wears it.")
+    name: PlainText = Field(default="", max_length=200, description="Where it is or who wears it.")
 
 
 class DeviceUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"name": "Ward 4, bed 2"}]})
-    name: str | None = Field(default=None, max_length=200)
+    name: PlainText | None = Field(default=None, max_length=200)
 
 
 class DevicePublic(BaseModel):

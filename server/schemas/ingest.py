@@ -30,7 +30,7 @@ from pydantic.config import JsonDict
 
 from heartbeat_core.domain import AAMI_CLASSES, ClassName
 from server.core.text import escape, surrogate_path
-from server.schemas.common import as_utc_time
+from server.schemas.common import PlainText, as_utc_time
 
 U8 = Annotated[int, Field(ge=0, le=0xFF)]
 U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
@@ -176,8 +176,9 @@ class FeedbackItem(_Strict):
     label: ClassName | None = Field(default=None, validate_default=True,
                                     description="the true class: required for relabel, optional for reject; "
                                                 "with confirm only the alert's own class")
-    clinician: str = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$",
-                           description="the name typed at the bedside (no control characters)")
+    clinician: PlainText = Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                 description="the name typed at the bedside (no control or invisible formatting "
+                                             "characters)")
     created_at: Timestamp
 
     @field_validator("label")

@@ -6,6 +6,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from server.models.identity import Role
+from server.schemas.common import PlainText
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PASSWORD_MIN = 12
@@ -20,8 +21,8 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "email": "dr.meyer@hospital.example", "full_name": "Dr. Anna Meyer", "role": "clinician",
         "password": "correct horse battery staple"}]})
-    email: str = Field(max_length=254, pattern=EMAIL_PATTERN, description="Login name; stored lower-case.")
-    full_name: str = Field(default="", max_length=200)
+    email: PlainText = Field(max_length=254, pattern=EMAIL_PATTERN, description="Login name; stored lower-case.")
+    full_name: PlainText = Field(default="", max_length=200)
     role: Role
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
@@ -36,8 +37,8 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"role": "engineer"}, {"is_active": False}, {"password": "a new long passphrase"}]})
-    email: str | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
-    full_name: str | None = Field(default=None, max_length=200)
+    email: PlainText | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    full_name: PlainText | None = Field(default=None, max_length=200)
     role: Role | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
