@@ -92,8 +92,9 @@ def create_admin(
     from heartbeat_core.settings import describe_validation_error
     from server.core.db import make_engine, make_sessionmaker
     from server.core.errors import ConflictError
+    from server.core.passwords import PASSWORD_MIN
     from server.models.identity import Role
-    from server.schemas.user import PASSWORD_MIN, UserCreate
+    from server.schemas.user import UserCreate
     from server.services.users import create_user
 
     settings = _settings()

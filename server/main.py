@@ -95,6 +95,8 @@ def validation_report(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         # names sent by the client (JSON keys) may hold anything, a lone surrogate too: escaped (escape())
         loc = [escape(p) if isinstance(p, str) else p for p in err.get("loc", ())]
         message = escape(str(err.get("msg", "invalid")))
+        if err.get("type") == "value_error" and message.startswith("Value error, "):
+            message = message[len("Value error, "):]  # our validators' messages are sentences of their own
         if err.get("type") == "json_invalid":
             ctx = err.get("ctx") or {}
             where = f" at character {loc[1]}" if len(loc) > 1 else ""

@@ -34,6 +34,12 @@ class TooLargeError(DomainError):
     status_code = 413
 
 
+def field_error(field: str, message: str) -> dict[str, Any]:
+    """The detail of an InvalidError about one body field, in the shape of a request validation 422."""
+    return {"message": f"request is invalid: body.{field}: {message}",
+            "errors": [{"loc": ["body", field], "field": field, "message": message, "type": "value_error"}]}
+
+
 # ------------------------------------------------------------------------------ the database cannot take writes now
 RETRY_AFTER_BUSY_S = 5  # a lock held past the busy timeout, a connection lost: soon
 RETRY_AFTER_FULL_S = 30  # a full disk needs someone to free space

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from server.core import security
 from server.core.db import read_only
-from server.core.errors import ConflictError, InvalidError, NotFoundError
+from server.core.errors import ConflictError, InvalidError, NotFoundError, field_error
+from server.core.passwords import password_problem
 from server.models.identity import Role, User
 from server.schemas.user import UserCreate, UserUpdate
 
@@ -90,6 +91,10 @@ def update_user(session: Session, user: User, data: UserUpdate, acting_user: Use
             user.token_version += 1  # the tokens issued so far stay dead, also once the user is enabled again
         user.is_active = changes["is_active"]
     if changes.get("password"):
+        problem = password_problem(changes["password"], [user.email, user.full_name])
+        if problem:
+            session.rollback()
+            raise InvalidError(field_error("password", problem))
         user.password_hash = password_hash or security.hash_password(changes["password"])
         user.token_version += 1
     try:
@@ -110,7 +115,10 @@ def change_password(session: Session, user: User, current_password: str, new_pas
     if session.in_transaction():
         session.commit()
     if not security.verify_password(current_password, user.password_hash):
-        raise InvalidError("current password is wrong")
+        raise InvalidError(field_error("current_password", "current password is wrong"))
+    problem = password_problem(new_password, [user.email, user.full_name])
+    if problem:
+        raise InvalidError(field_error("new_password", problem))
     new_hash = security.hash_password(new_password)
     user.password_hash = new_hash
     user.token_version = User.token_version + 1  # in SQL: a concurrent change moves it on too
