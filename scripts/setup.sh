@@ -12,6 +12,8 @@
 #      editable with all extras; skipped while pyproject.toml is unchanged.
 #   3. The offline PlatformIO core dir ($PLATFORMIO_CORE_DIR, default
 #      .state/platformio): a tool-scons package that runs the pip `scons`.
+#   4. The firmware's signature-check crypto: mbedtls 2.28.3 from Debian's
+#      source package, sha256-pinned, into .state/third_party (scripts/fetch_crypto.sh).
 #
 # See docs/setup.md for the reasons behind each step.
 set -euo pipefail
@@ -191,3 +193,8 @@ then
     run_logged pio-settings-telemetry "$VENV/bin/pio" settings set enable_telemetry no
     run_logged pio-settings-interval "$VENV/bin/pio" settings set check_platformio_interval 36500
 fi
+
+# --------------------------------------------------------------------------
+# 4. Firmware crypto: mbedtls 2.28.3 (Debian source package, pinned sha256)
+# --------------------------------------------------------------------------
+bash "$REPO_ROOT/scripts/fetch_crypto.sh"

@@ -4,11 +4,13 @@ suite is built (``extra_scripts`` in platformio.ini). Other builds, `pio run` in
     test_dsp_golden      golden_vectors.h from tests/contract/dsp_golden.json     (gen_golden.py)
     test_wire*           test_wire/wire_vectors.h from tests/contract/wire_vectors.json (gen_wire_vectors.py)
     test_model_golden    model_golden.h from tests/contract/{dsp,model}_golden.json (gen_model_golden.py)
+    test_imgcrypto, test_qemu_imgcrypto   imgcrypto_vectors.h from tests/contract/imgcrypto_vectors.json
+                                          (gen_imgcrypto_vectors.py)
 
 The headers go into the suite folders of the test directory being built (PLATFORMIO_TEST_DIR may name a copy),
-with the generators found there (else in firmware/test). HEARTBEAT_DSP_GOLDEN and HEARTBEAT_WIRE_VECTORS name
-other JSON tables (tests use them to prove that the C suites read the vectors). A table the generator refuses
-stops the build with its message.
+with the generators found there (else in firmware/test). HEARTBEAT_DSP_GOLDEN, HEARTBEAT_WIRE_VECTORS and
+HEARTBEAT_IMGCRYPTO_VECTORS name other JSON tables (tests use them to prove that the C suites read the vectors).
+A table the generator refuses stops the build with its message.
 """
 
 import importlib.util
@@ -47,6 +49,11 @@ def _model_golden():
     _generator("gen_model_golden.py").generate(out=os.path.join(TEST_DIR, "test_model_golden", "model_golden.h"))
 
 
+def _imgcrypto_vectors(suite):
+    table = os.environ.get("HEARTBEAT_IMGCRYPTO_VECTORS") or os.path.join(CONTRACT_DIR, "imgcrypto_vectors.json")
+    _generator("gen_imgcrypto_vectors.py").generate(table, os.path.join(TEST_DIR, suite, "imgcrypto_vectors.h"))
+
+
 def _header_for(suite):
     if suite == "test_dsp_golden":
         return _dsp_golden
@@ -54,6 +61,8 @@ def _header_for(suite):
         return _wire_vectors
     if suite == "test_model_golden":
         return _model_golden
+    if suite in ("test_imgcrypto", "test_qemu_imgcrypto"):
+        return lambda: _imgcrypto_vectors(suite)
     return None
 
 

@@ -1,0 +1,4 @@
+/* mbedtls 2.28.3 library/sha256.c (fetched by scripts/fetch_crypto.sh), built with imgcrypto's configuration. */
+#include "imgcrypto_mbedtls.h"
+
+#include "../library/sha256.c"
