@@ -115,6 +115,9 @@ want_stamp="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1)"
 have_stamp="$(cat "$STAMP" 2>/dev/null || true)"
 if [[ "$want_stamp" != "$have_stamp" ]]; then
     say "installing Python packages: pip install -e .[toolchain,bridge,server,dev]"
+    # the signing tools first, hash-checked (scripts/signing-requirements.txt: the exact files pinned there)
+    run_logged pip-install-signing "$VENV/bin/python" -m pip install --disable-pip-version-check \
+        --require-hashes --no-deps -r "$REPO_ROOT/scripts/signing-requirements.txt"
     run_logged pip-install "$VENV/bin/python" -m pip install --disable-pip-version-check \
         -e "$REPO_ROOT[toolchain,bridge,server,dev]"
     printf '%s\n' "$want_stamp" >"$STAMP"
