@@ -70,12 +70,12 @@ def run(host: Annotated[str, typer.Option(help="Interface to listen on.")] = "12
     """Migrate the database, then serve the API with uvicorn (docs at /docs)."""
     import uvicorn
 
-    from server.main import create_app
+    from server.main import UVICORN_OPTIONS, create_app
 
     settings = _settings()
     _migrate(settings)
     typer.echo(f"serving on http://{host}:{port} (docs: /docs); logs in {settings.log_folder / 'app.log'}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **UVICORN_OPTIONS)
 
 
 @app.command("create-admin")

@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.api.docs import install_docs
 from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
@@ -205,6 +206,47 @@ class HeartbeatAPI(FastAPI):
         return schema
 
 
+# uvicorn as the server runs it (`heartbeat server run`, and the tests' live server): no `server: uvicorn` header;
+# X-Forwarded-For is not believed (a client on this machine could otherwise name any address, e.g. to get round
+# the login throttle): put a reverse proxy's address handling in front deliberately if one is used
+UVICORN_OPTIONS: dict[str, Any] = {"server_header": False, "proxy_headers": False}
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"content-security-policy", API_CSP.encode()),
+)
+
+
+class SecurityHeadersMiddleware:
+    """Hardening headers on every answer (a page may set its own Content-Security-Policy, as /docs does), and
+    `Cache-Control: no-store` + `Pragma: no-cache` on the API's answers (patients' data, tokens: RFC 6749 5.1)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = str(scope.get("path", "")).startswith("/api/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in present]
+                if api and b"cache-control" not in present:
+                    extra += [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class BodyLimitMiddleware:
     """Refuses a request body larger than `limit` bytes with 413 before it is read into memory: by its
     Content-Length when it gives one, by counting the bytes as they arrive when it does not (chunked)."""
@@ -279,12 +321,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = HeartbeatAPI(title="Heartbeat Edge", version=APP_VERSION, description=DESCRIPTION, lifespan=lifespan,
-                  swagger_ui_parameters={"persistAuthorization": True})
+                       docs_url=None, redoc_url=None)  # served from local assets (server/api/docs.py)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: a refused body is logged with its request id too
     _install_handlers(app)
     app.include_router(api_router)
+    install_docs(app)
     return app

@@ -42,7 +42,7 @@ def password_problem(password: str, user_inputs: Iterable[str | None] = ()) -> s
         return (f"password must not contain {describe_character(ch)}: control and invisible characters cannot be "
                 "typed reliably")
     inputs = _inputs(user_inputs)
-    if password.strip().lower() in inputs[:1] or password.strip().lower() in inputs:
+    if password.strip().lower() in inputs:
         return "password is the user's own e-mail address or name; choose something else"
     result = _zxcvbn(password[:PASSWORD_MAX], user_inputs=inputs, max_length=PASSWORD_MAX)
     score = int(result["score"])
