@@ -26,6 +26,7 @@ from server.core.security import configure_password_hashing
 from server.core.settings import Settings, get_settings
 from server.core.text import escape
 from server.schemas.common import ValidationErrorBody
+from server.services.login_throttle import LoginThrottle
 
 log = get_logger()
 access_log = get_logger("access")
@@ -325,6 +326,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.login_throttle = LoginThrottle()
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: a refused body is logged with its request id too

@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from server.models.base import Base, enum_column, utcnow
@@ -74,3 +74,24 @@ class DeviceToken(Base):
 
     def __repr__(self) -> str:  # never the hash
         return f"DeviceToken(id={self.id!r}, device_id={self.device_id!r}, prefix={self.prefix!r})"
+
+
+class LoginOutcome(enum.StrEnum):
+    success = "success"
+    failure = "failure"
+
+
+class LoginAttempt(Base):
+    """A login whose password was checked (server/services/login_throttle.py); logins refused by the throttle
+    (429) are not checked and appear in app.log instead."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),
+                      Index("ix_login_attempts_address_at", "address", "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    email: Mapped[str] = mapped_column(String(254))  # as typed (normalised), known user or not
+    address: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[LoginOutcome] = mapped_column(enum_column(LoginOutcome, "login_outcome"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)

@@ -81,6 +81,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict with the current state",
         413: "Request too large",
         422: "Invalid input",
+        429: "Too many requests",
         503: "Service unavailable",
     }
     out: dict[int | str, dict[str, Any]] = {}

@@ -17,7 +17,7 @@ from server.core import security
 from server.core.db import read_only
 from server.core.errors import ConflictError, InvalidError, NotFoundError, field_error
 from server.core.passwords import password_problem
-from server.models.identity import Role, User
+from server.models.identity import LoginAttempt, LoginOutcome, Role, User
 from server.schemas.user import UserCreate, UserUpdate
 
 
@@ -157,3 +157,11 @@ def authenticate(sessionmaker: Callable[[], Session], email: str, password: str)
                             .values(password_hash=new_hash))
             session.commit()
     return LoginUser(id=user_id, role=role, token_version=token_version)
+
+
+def record_login(sessionmaker: Callable[[], Session], email: str, address: str, user_id: int | None) -> None:
+    """One login_attempts row for a login whose password was checked (user_id set: it succeeded)."""
+    with sessionmaker() as session:
+        session.add(LoginAttempt(email=email[:254], address=address[:64], user_id=user_id,
+                                 outcome=LoginOutcome.success if user_id is not None else LoginOutcome.failure))
+        session.commit()

@@ -1,8 +1,11 @@
 """POST /auth/token: the OAuth2 password flow (also what /docs "Authorize" uses).
 
-A login checks the password (argon2) outside any database transaction (services/users.authenticate), on a
-worker thread, and at most PASSWORD_CHECKS_AT_ONCE at a time: the others wait on the event loop without a
-thread, so a crowd of logins can neither hold the database's write lock nor take every CPU core from ingest.
+A login is first asked of the throttle (server/services/login_throttle.py): a held account or address is
+answered 429 with Retry-After at once, before any password is checked. Otherwise the password is checked
+(argon2) outside any database transaction (services/users.authenticate), on a worker thread, at most
+PASSWORD_CHECKS_AT_ONCE at a time: the others wait on the event loop without a thread (and ask the throttle
+again when their turn comes), so a crowd of logins can neither hold the database's write lock nor take every CPU
+core from ingest. Each checked attempt is recorded in `login_attempts`.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from server.core.logging import get_logger
 from server.schemas.auth import Token
 from server.schemas.common import error_responses
 from server.services import users as user_service
+from server.services.login_throttle import LoginThrottle
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 log = get_logger("auth")
@@ -34,20 +38,47 @@ def password_check_slots(app: FastAPI) -> anyio.Semaphore:
     return slots
 
 
+def _held(seconds: int, account: str, address: str) -> HTTPException:
+    log.info("login held for %s from %s: retry in %d s", account, address, seconds)
+    return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
+                         f"too many failed logins for this account or from this address; retry in {seconds} s",
+                         headers={"Retry-After": str(seconds)})
+
+
+def _record(request: Request, account: str, address: str, user_id: int | None) -> None:
+    try:
+        user_service.record_login(request.app.state.sessionmaker, account, address, user_id)
+    except Exception as exc:  # the login's answer does not depend on its record (app.log has the line)
+        log.warning("login attempt of %s from %s not recorded: %s", account, address, exc.__class__.__name__)
+
+
 @router.post("/token", response_model=Token, summary="Log in: email and password for an access token",
-             responses=error_responses(401, 422))
+             responses={**error_responses(401, 422), 429: {
+                 **error_responses(429)[429], "description": "Too many failed logins for this account or from this "
+                                                             "address: retry after Retry-After seconds"}})
 async def login(request: Request, settings: SettingsDep,
                 form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> Token:
     """OAuth2 password flow: `username` is the user's email. The answer is a short-lived JWT
-    (HEARTBEAT_ACCESS_TOKEN_MINUTES) to send as `Authorization: Bearer <token>`."""
+    (HEARTBEAT_ACCESS_TOKEN_MINUTES) to send as `Authorization: Bearer <token>`. Repeated failures are answered
+    429 with growing delays (per account, per address, per both)."""
+    throttle: LoginThrottle = request.app.state.login_throttle
+    account = form.username.strip().lower()[:254]
+    address = request.client.host if request.client else "unknown"
+    if wait := throttle.wait(account, address):
+        raise _held(wait, account, address)
     async with password_check_slots(request.app):
+        if wait := throttle.wait(account, address):  # failures recorded while this login waited its turn
+            raise _held(wait, account, address)
         user = await anyio.to_thread.run_sync(user_service.authenticate, request.app.state.sessionmaker,
                                               form.username, form.password)
+    await anyio.to_thread.run_sync(_record, request, account, address, user.id if user else None)
     if user is None:
-        log.info("login refused for %s", form.username.strip().lower()[:254])
+        throttle.failed(account, address)
+        log.info("login refused for %s from %s", account, address)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "incorrect email or password, or the user is disabled",
                             headers={"WWW-Authenticate": "Bearer"})
+    throttle.succeeded(account, address)
     token, seconds = security.create_access_token(user.id, user.role.value, settings.secret_key.get_secret_value(),
                                                   settings.access_token_minutes, version=user.token_version)
-    log.info("login user_id=%s role=%s", user.id, user.role.value)
+    log.info("login user_id=%s role=%s from %s", user.id, user.role.value, address)
     return Token(access_token=token, expires_in=seconds)
