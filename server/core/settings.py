@@ -33,6 +33,13 @@ class Settings(HeartbeatSettings):
                                   description="Per-job params and logs (default <state_dir>/server/jobs).")
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60, description="Lifetime of a user access token.")
     ingest_max_items: int = Field(default=1000, ge=1, description="Largest ingest batch (items).")
+    clock_skew_seconds: int = Field(
+        default=900, ge=0, le=7 * 24 * 3600,
+        description="Ingest refuses times (received_at, created_at) more than this far ahead of the server's clock.")
+    ingest_max_age_days: int = Field(
+        default=365, ge=1, le=36500,
+        description="Ingest refuses times older than this many days (a bridge may hold messages while the server "
+                    "is away, not for years).")
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024,
                                    description="Largest request body (bytes); larger ones get 413 unread.")
     monitoring_window_days: int = Field(default=30, ge=1, description="Rolling window of the monitoring metrics.")

@@ -270,8 +270,22 @@ def error_message(err: Mapping[str, object]) -> str:
     return msg
 
 
-def validate_items(items: list[Any], device_id: str) -> tuple[list[tuple[int, Any]], list[ItemError]]:
-    """Every item validated on its own: the valid ones (index, item) and an ItemError for each problem."""
+def implausible_time(value: datetime, window: tuple[datetime, datetime]) -> str | None:
+    """Why `value` (aware) is outside the plausible window (earliest, latest), or None."""
+    earliest, latest = window
+    if value > latest:
+        return (f"{value.isoformat()} is in the future: more than the allowed clock skew ahead of the server's "
+                f"clock ({latest.isoformat()} at the latest); check the bridge's clock")
+    if value < earliest:
+        return (f"{value.isoformat()} is too old: the server takes messages from {earliest.isoformat()} on "
+                "(HEARTBEAT_INGEST_MAX_AGE_DAYS)")
+    return None
+
+
+def validate_items(items: list[Any], device_id: str, window: tuple[datetime, datetime] | None = None) \
+        -> tuple[list[tuple[int, Any]], list[ItemError]]:
+    """Every item validated on its own: the valid ones (index, item) and an ItemError for each problem.
+    `window` (earliest, latest): the plausible times of received_at / created_at."""
     valid: list[tuple[int, Any]] = []
     errors: list[ItemError] = []
     for index, raw in enumerate(items):
@@ -291,6 +305,12 @@ def validate_items(items: list[Any], device_id: str) -> tuple[list[tuple[int, An
                     loc = ("type",)
                 errors.append(ItemError(index=index, field=error_field(loc) or "item", message=error_message(err)))
             continue
+        if window is not None:
+            field = "created_at" if isinstance(item, FeedbackItem) else "received_at"
+            problem = implausible_time(getattr(item, field), window)
+            if problem:
+                errors.append(ItemError(index=index, field=field, message=problem))
+                continue
         if isinstance(item, HelloItem) and item.device_id is not None and item.device_id != device_id:
             errors.append(ItemError(index=index, field="device_id",
                                     message=f"hello is from device {item.device_id!r}, the batch is for {device_id!r}"))

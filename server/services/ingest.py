@@ -1,6 +1,6 @@
 """Storing a bridge's batch (docs/ingest.md): one transaction, all or nothing, exactly once.
 
-    ingest_batch(session, device, key, request) -> IngestResponse
+    ingest_batch(session, device, key, request, window) -> IngestResponse
 
 1. The batch's (device, Idempotency-Key) row is inserted first. Its UNIQUE constraint is the lock that makes two
    concurrent posts of the same batch store it once: on SQLite the second waits for the write lock (every
@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Table, and_, insert, literal, or_, select, tuple_, union_all, update
@@ -96,9 +96,18 @@ def check_device(session: Session, token_device: Device, device_uid: str) -> Dev
                          f"it may not write device {device_uid!r}")
 
 
-def ingest_batch(session: Session, device: Device, key: str, request: IngestRequest) -> IngestResponse:
+def plausible_window(clock_skew_seconds: float, max_age_days: float,
+                     now: datetime | None = None) -> tuple[datetime, datetime]:
+    """(earliest, latest) time an item may carry: a bridge's clock may run a little ahead, and it may hold
+    messages while the server is away, but an alert 'received' in 9999 would stay first in every list."""
+    now = now or utcnow()
+    return now - timedelta(days=max_age_days), now + timedelta(seconds=clock_skew_seconds)
+
+
+def ingest_batch(session: Session, device: Device, key: str, request: IngestRequest,
+                 window: tuple[datetime, datetime] | None = None) -> IngestResponse:
     fingerprint = request_sha256(request)
-    valid, errors = validate_items(request.items, request.device_id)
+    valid, errors = validate_items(request.items, request.device_id, window)
     for attempt in range(_ATTEMPTS):
         try:
             return _store(session, device, key, fingerprint, valid, errors, len(request.items))

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from heartbeat_core.domain import AAMI_CLASSES
 
-T0 = datetime(2026, 11, 24, 20, 0, 0, tzinfo=UTC)
+# a day ago, on a whole minute: ingest refuses times far from the server's clock (HEARTBEAT_CLOCK_SKEW_SECONDS,
+# HEARTBEAT_INGEST_MAX_AGE_DAYS), so test data is dated relative to now
+T0 = (datetime.now(UTC) - timedelta(days=1)).replace(second=0, microsecond=0)
 _keys = itertools.count(1)
 _boots = itertools.count(1000)
 

@@ -1,9 +1,11 @@
 """Reading alerts over real HTTP on SQLite and PostgreSQL: filters, pages, the detail with its ECG window."""
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 import pytest
 from sqlalchemy import select
-from telemetry_items import Peek, alert, at, beat, hello, new_boot, post
+from telemetry_items import T0, Peek, alert, at, beat, hello, new_boot, post
 
 from server.models.telemetry import Alert
 
@@ -59,7 +61,8 @@ def test_filters_by_device_class_and_time_newest_first(live_server, two_devices,
     assert [(x["device_id"], x["label"]) for x in mine] == [(b.device_uid, "Q"), (a.device_uid, "S"),
                                                            (b.device_uid, "V")]
     # the same instant written in another zone
-    page = c.get("/api/v1/alerts", params={"device_id": b.device_uid, "since": "2026-11-24T21:00:04+01:00"}).json()
+    elsewhere = (T0 + timedelta(seconds=4)).astimezone(timezone(timedelta(hours=1))).isoformat()
+    page = c.get("/api/v1/alerts", params={"device_id": b.device_uid, "since": elsewhere}).json()
     assert [x["label"] for x in page["items"]] == ["Q"]
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from telemetry_items import T0, Peek, alert, beat, feedback, new_boot, post
+from telemetry_items import T0, Peek, alert, at, beat, feedback, new_boot, post
 
 from server.models.telemetry import Alert, Feedback
 
@@ -104,13 +104,13 @@ def test_bedside_feedback_arrives_through_ingest_into_the_same_table(live_server
     row = db.one(select(Feedback).where(Feedback.feedback_uid == fid))
     assert row.alert_id == alert_id and row.source.value == "bedside" and row.user_id is None
     assert row.clinician_name == "Nurse Bedside" and row.true_label == "F"
-    assert row.created_at == datetime(2026, 11, 24, 20, 8, 20, tzinfo=UTC)
+    assert row.created_at == T0 + timedelta(seconds=500)
 
     detail = live_server.client(clinician.token).get(f"/api/v1/alerts/{alert_id}").json()
     assert detail["status"] == "relabelled" and detail["true_label"] == "F"
     assert detail["feedback"] == [{
         "id": row.id, "feedback_id": fid, "alert_id": alert_id, "action": "relabel", "true_label": "F",
-        "source": "bedside", "user_id": None, "clinician": "Nurse Bedside", "created_at": "2026-11-24T20:08:20Z",
+        "source": "bedside", "user_id": None, "clinician": "Nurse Bedside", "created_at": at(500),
         "alert_status": None}]
 
 
@@ -163,11 +163,13 @@ def test_simultaneous_verdicts_leave_the_status_of_the_latest(live_server, devic
 
 
 def test_a_bedside_verdict_from_a_fast_clock_does_not_outlive_later_ones(live_server, device, clinician, db):
-    """A bedside PC whose clock runs a day ahead: its verdict counts from when the server stored it, so a
-    clinician's later verdict through the API still decides the alert."""
+    """A bedside PC whose clock runs ahead (within HEARTBEAT_CLOCK_SKEW_SECONDS; further ahead is refused): its
+    verdict counts from when the server stored it, so a clinician's later verdict through the API still
+    decides the alert."""
     alert_id, boot = _alert_id(live_server, device, db)
+    ahead_s = live_server.settings.clock_skew_seconds / 2
     ahead = post(live_server.client(device.token), device.device_uid,
-                 [feedback(boot, 2, "reject", created=86400 + (datetime.now(UTC) - T0).total_seconds())])
+                 [feedback(boot, 2, "reject", created=ahead_s + (datetime.now(UTC) - T0).total_seconds())])
     assert ahead.status_code == 200, ahead.text
     c = live_server.client(clinician.token)
     assert c.get(f"/api/v1/alerts/{alert_id}").json()["status"] == "rejected"

@@ -106,3 +106,36 @@ def test_a_feedback_id_of_another_device_is_refused_not_dropped_as_a_duplicate(l
     errors = other.json()["detail"]["errors"]
     assert [(e["index"], e["field"]) for e in errors] == [(2, "feedback_id")], errors
     assert "another device" in errors[0]["message"]
+
+
+def test_implausible_times_are_refused_naming_the_item(live_server):
+    """Finding 6: an alert received 9999-12-31 stayed first in every clinician's list for good and pinned the
+    device's last-seen; times outside [now - ingest_max_age_days, now + clock_skew_seconds] are refused."""
+    from datetime import UTC, datetime, timedelta
+
+    def iso(t: datetime) -> str:
+        return t.isoformat().replace("+00:00", "Z")
+
+    now = datetime.now(UTC)
+    skew = timedelta(seconds=live_server.settings.clock_skew_seconds)
+    age = timedelta(days=live_server.settings.ingest_max_age_days)
+    device = live_server.make_device()
+    boot = new_boot()
+    items = [{**beat(boot, 1, flags=1), "received_at": iso(now)}, {**alert(boot, 2, 1), "received_at": iso(now)},
+             {**alert(boot, 3, 1), "received_at": "9999-12-31T00:00:00Z"},
+             {**beat(boot, 4), "received_at": iso(now + skew + timedelta(hours=2))},
+             {**beat(boot, 5), "received_at": iso(now - age - timedelta(days=2))},
+             {**feedback(boot, 2), "created_at": iso(now + skew + timedelta(days=1))},
+             {**beat(boot, 6), "received_at": "0001-01-01T00:00:00Z"}]
+    r = _post_raw(live_server, device.token, device.device_uid, items)
+    assert r.status_code == 422, r.text
+    errors = r.json()["detail"]["errors"]
+    assert [(e["index"], e["field"]) for e in errors] == [
+        (2, "received_at"), (3, "received_at"), (4, "received_at"), (5, "created_at"), (6, "received_at")], errors
+    assert "future" in errors[0]["message"] and "old" in errors[2]["message"]
+    assert _beats(live_server, device.id) == 0
+    # a bridge clock a little ahead (within the skew) is fine
+    ok = _post_raw(live_server, device.token, device.device_uid, [
+        {**beat(boot, 1, flags=1), "received_at": iso(now + skew / 2)},
+        {**alert(boot, 2, 1), "received_at": iso(now - age + timedelta(days=1))}])
+    assert ok.status_code == 200, ok.text

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from mlhelpers import CARD, promote, register_current
-from telemetry_items import alert, beat, feedback, hello, new_boot, post
+from telemetry_items import alert, at, beat, feedback, hello, new_boot, post
 
 TEST = CARD["metrics"]["int8_tflm"]
 
@@ -30,7 +30,7 @@ def ward(live_server, clinician):
     labels = {2: "V", 3: "V", 4: "V", 5: "S", 6: "V", 7: "V"}
     for seq, label in labels.items():
         items.append(beat(boot, 10 * seq, label))
-        extra = {"received_at": "2026-01-05T10:00:00Z"} if seq == 7 else {}
+        extra = {"received_at": at(-200 * 86400)} if seq == 7 else {}  # long ago: outside the 30-day window
         items.append(alert(boot, 10 * seq + 1, 10 * seq, label, **extra))
     c = live_server.client(dev.token)
     assert post(c, dev.device_uid, items).status_code == 200

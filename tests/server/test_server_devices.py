@@ -5,6 +5,7 @@ import hashlib
 import uuid
 
 from sqlalchemy import select
+from telemetry_items import at
 
 
 def _uid() -> str:
@@ -113,11 +114,11 @@ def test_touch_device_records_hello_and_status_for_the_list(live_server, enginee
 def test_device_list_shows_what_the_device_last_reported_through_ingest(live_server, engineer):
     """The device's own HELLO and STATUS, posted by its bridge, are what the device list shows."""
     dev = live_server.make_device()
-    now = "2026-11-24T21:00:00+00:00"
+    now = at(0).replace("Z", "+00:00")
     hello = {"type": "hello", "boot_id": 77, "seq": 1, "received_at": now, "firmware_version": "1.2.3",
              "model_version": "20261124-1", "model_sha256": "cd" * 32, "protocol_version": 1,
              "sample_rate_hz": 360}
-    status = {"type": "status", "boot_id": 77, "seq": 2, "received_at": "2026-11-24T21:00:05+00:00",
+    status = {"type": "status", "boot_id": 77, "seq": 2, "received_at": at(5),
               "uptime_ms": 5000, "samples": 1800, "beats": 6, "alerts": 0, "corrupt_frames": 2,
               "oversize_frames": 0, "unknown_frames": 0, "overruns": 0, "lost": 0, "last_seq": 1,
               "ring_oldest_seq": 1}
@@ -129,7 +130,7 @@ def test_device_list_shows_what_the_device_last_reported_through_ingest(live_ser
     assert (body["firmware_version"], body["model_version"], body["model_sha256"], body["boot_id"]) == \
         ("1.2.3", "20261124-1", "cd" * 32, 77)
     assert body["counters"]["corrupt_frames"] == 2 and body["counters"]["samples"] == 1800
-    assert body["last_seen_at"].startswith("2026-11-24T21:00:05")
+    assert body["last_seen_at"].startswith(at(5)[:19])
     token_row = live_server.client(engineer.token).get(f"/api/v1/devices/{dev.device_uid}/tokens").json()[0]
     assert token_row["last_used_at"] is not None  # the token's use is recorded with the batch
 
@@ -138,7 +139,7 @@ def test_a_revoked_token_is_refused_at_once_and_a_second_token_keeps_working(liv
     dev = live_server.make_device()
     c = live_server.client(engineer.token)
     second = c.post(f"/api/v1/devices/{dev.device_uid}/tokens").json()["token"]
-    gap = {"type": "gap", "boot_id": 5, "seq": 1, "received_at": "2026-11-24T21:00:00Z", "first": 1, "last": 1}
+    gap = {"type": "gap", "boot_id": 5, "seq": 1, "received_at": at(0), "first": 1, "last": 1}
 
     def post(token):
         return live_server.client(token).post("/api/v1/ingest", json={"device_id": dev.device_uid, "items": [gap]},

@@ -128,7 +128,8 @@ def ingest(_turn: Annotated[None, Depends(sqlite_turn)], session: SessionDep, se
     session.commit()
     target = ingest_service.check_device(session, device, body.device_id)
     try:
-        result = ingest_service.ingest_batch(session, target, idempotency_key, body)
+        window = ingest_service.plausible_window(settings.clock_skew_seconds, settings.ingest_max_age_days)
+        result = ingest_service.ingest_batch(session, target, idempotency_key, body, window)
     except ingest_service.BatchRejected as exc:
         log.info("device %s batch key=%s rejected: %s", target.device_uid, idempotency_key, exc.message)
         raise InvalidError(exc.detail()) from None
