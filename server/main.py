@@ -1,6 +1,7 @@
 """The app factory: `create_app(settings)` builds the API with its engine, logging and error handlers."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -10,16 +11,18 @@ from typing import Any
 import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.api.docs import install_docs
 from server.api.permissions import POLICIES, route_policies
 from server.api.router import api_router
 from server.core.db import make_engine, make_sessionmaker
-from server.core.errors import DomainError, unavailable_reason
+from server.core.errors import DomainError, body_parse_problem, unavailable_reason
 from server.core.files import prepare_state
 from server.core.logging import add_file_handler, get_logger, new_request_id, remove_handler, request_id_var
 from server.core.security import configure_password_hashing
@@ -122,7 +125,19 @@ def _install_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
         text = exc.detail if isinstance(exc.detail, str) else exc.detail.get("message", "")
         log.info("%s %s %s: %s", exc.status_code, request.method, request.url.path, str(text)[:500])
-        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder({"detail": exc.detail}))
+        detail = exc.detail
+        if exc.status_code == 422 and isinstance(detail, str):  # every 422 has the documented object shape
+            detail = {"message": f"request is invalid: {detail}", "errors": []}
+        return JSONResponse(status_code=exc.status_code, content=jsonable_encoder({"detail": detail}))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        problem = body_parse_problem(exc)
+        if problem is None:
+            return await http_exception_handler(request, exc)
+        report = validation_report([{"loc": ("body",), "msg": problem, "type": "json_invalid_body"}])
+        log.info("422 %s %s: %s", request.method, request.url.path, report["message"])
+        return JSONResponse(status_code=422, content={"detail": report})
 
     @app.exception_handler(sqlalchemy.exc.DataError)
     async def _data(request: Request, exc: sqlalchemy.exc.DataError) -> JSONResponse:
@@ -248,6 +263,65 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class AllowHeaderMiddleware:
+    """Methods as the schema documents them: the most specific documented path template (most literal segments)
+    matching an /api/ path decides which methods it answers; any other method is 405 before routing, and every
+    405 names exactly those methods in `Allow`. (Starlette named only the methods of the first route whose path
+    matched - GET /users and POST /users are two routes, so OPTIONS /users said `Allow: GET` - and PATCH
+    /users/me reached PATCH /users/{user_id} and got a 422.)"""
+
+    ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+    def __init__(self, app: ASGIApp, api: FastAPI):
+        self.app = app
+        self.api = api
+        self._templates: list[tuple[re.Pattern[str], int, frozenset[str]]] | None = None
+
+    def templates(self) -> list[tuple[re.Pattern[str], int, frozenset[str]]]:
+        if self._templates is None:
+            out = []
+            for path, item in self.api.openapi().get("paths", {}).items():
+                parts = path.strip("/").split("/")
+                regex = "/" + "/".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+                literal = sum(not p.startswith("{") for p in parts)
+                out.append((re.compile(f"^{regex}/?$"), literal, frozenset(m.upper() for m in item)))
+            self._templates = out
+        return self._templates
+
+    def allowed(self, path: str) -> list[str]:
+        found = [(literal, methods) for regex, literal, methods in self.templates() if regex.match(path)]
+        if not found:
+            return []
+        best = max(literal for literal, _ in found)
+        methods = set().union(*(m for literal, m in found if literal == best))
+        return [m for m in self.ORDER if m in methods]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        path = str(scope.get("path", ""))
+        if path.startswith("/api/"):
+            documented = self.allowed(path)
+            if documented and scope.get("method") not in documented:
+                response = JSONResponse(status_code=405, content={"detail": "Method Not Allowed"},
+                                        headers={"Allow": ", ".join(documented)})
+                await response(scope, receive, send)
+                return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                methods = self.allowed(path)
+                if methods:
+                    headers = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"allow"]
+                    headers.append((b"allow", ", ".join(methods).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_allow)
+
+
 class BodyLimitMiddleware:
     """Refuses a request body larger than `limit` bytes with 413 before it is read into memory: by its
     Content-Length when it gives one, by counting the bytes as they arrive when it does not (chunked)."""
@@ -328,6 +402,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.login_throttle = LoginThrottle()
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(AllowHeaderMiddleware, api=app)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: a refused body is logged with its request id too
     _install_handlers(app)

@@ -54,6 +54,8 @@ def get_current_user(session: SessionDep, settings: SettingsDep,
         raise _unauthorized("not authenticated: send `Authorization: Bearer <access token>` "
                             f"(get one from POST {TOKEN_URL})")
     if token.startswith(security.DEVICE_TOKEN_PREFIX):
+        if device_service.authenticate_token(session, token) is None:
+            raise _unauthorized("device token is unknown or revoked (and this route needs a user's access token)")
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "a device token cannot be used here; this route needs a user's access token")
     try:

@@ -40,6 +40,24 @@ def field_error(field: str, message: str) -> dict[str, Any]:
             "errors": [{"loc": ["body", field], "field": field, "message": message, "type": "value_error"}]}
 
 
+def body_parse_problem(exc: Exception) -> str | None:
+    """What was wrong with a body FastAPI could not parse (its 400 "There was an error parsing the body", raised
+    from the parser's error), or None for any other error. Such a body is the client's input: a 422."""
+    from starlette.exceptions import HTTPException
+
+    if not isinstance(exc, HTTPException) or exc.status_code != 400 or \
+            exc.detail != "There was an error parsing the body":
+        return None
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return "the body is not UTF-8 text"
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "a number in the JSON body has too many digits (at most 4300)"
+    return "the body cannot be parsed"
+
+
 # ------------------------------------------------------------------------------ the database cannot take writes now
 RETRY_AFTER_BUSY_S = 5  # a lock held past the busy timeout, a connection lost: soon
 RETRY_AFTER_FULL_S = 30  # a full disk needs someone to free space

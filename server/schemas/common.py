@@ -1,10 +1,11 @@
 """Shapes shared by every route: error bodies and simple messages."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from server.core.text import describe_character, unsafe_character
 
@@ -22,7 +23,42 @@ def as_utc_time(value: datetime) -> datetime:
         raise ValueError(f"{value.isoformat()} is outside the years 1..9999 in UTC") from None
 
 
-UtcDateTime = Annotated[datetime, AfterValidator(as_utc_time)]
+ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def iso_text(value: Any) -> Any:
+    """Only ISO 8601 text is a time (pydantic would also take a number, or a numeric string, as unix time)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not ISO_DATE_TIME.match(value):
+        raise ValueError("must be an ISO 8601 date-time string, e.g. 2026-11-24T20:15:03.120Z")
+    return value
+
+
+UtcDateTime = Annotated[datetime, BeforeValidator(iso_text), AfterValidator(as_utc_time)]
+
+
+def json_integer(value: Any) -> Any:
+    """A JSON integer as JSON Schema means it: an int, or a number with no fraction (-117.0); not a string or a
+    boolean (pydantic's lax mode would take "10" and true)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be an integer")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"must be an integer, got {value!r}")
+        return int(value)
+    return value
+
+
+def json_number(value: Any) -> Any:
+    """A JSON number: an int or a float; not a string or a boolean."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(json_integer)]
+JsonFloat = Annotated[float, BeforeValidator(json_number)]
 
 
 def plain_text(value: str) -> str:

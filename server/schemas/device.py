@@ -8,7 +8,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from server.schemas.common import PlainText
 
-DEVICE_UID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+# 1..64 of [A-Za-z0-9._:-], but not "." or "..": URLs resolve those as path steps (no look-around: the same
+# pattern is checked by pydantic's regex engine and by clients reading the schema)
+DEVICE_UID_PATTERN = (r"^(?:[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,63}|\.[A-Za-z0-9_:-][A-Za-z0-9._:-]{0,62}"
+                      r"|\.\.[A-Za-z0-9._:-]{1,62})$")
 
 
 class DeviceCreate(BaseModel):

@@ -6,17 +6,26 @@ way, with `source` "bedside" and the name typed at the bedside.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from heartbeat_core.domain import ClassName
+from heartbeat_core.domain import AAMI_CLASSES, ClassName
 from server.schemas.ingest import check_relabel
 
 
+def _feedback_schema(schema: dict[str, Any]) -> None:
+    """The schema says what the validator does: relabel needs a class (not null)."""
+    schema["examples"] = [{"action": "confirm"}, {"action": "reject"}, {"action": "relabel", "label": "S"}]
+    schema["anyOf"] = [
+        {"properties": {"action": {"enum": ["confirm", "reject"]}}},
+        {"properties": {"action": {"const": "relabel"}, "label": {"type": "string", "enum": list(AAMI_CLASSES)}},
+         "required": ["action", "label"]},
+    ]
+
+
 class FeedbackCreate(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra={"examples": [
-        {"action": "confirm"}, {"action": "reject"}, {"action": "relabel", "label": "S"}]})
+    model_config = ConfigDict(strict=True, extra="forbid", json_schema_extra=_feedback_schema)
 
     action: Literal["confirm", "reject", "relabel"] = Field(
         description="confirm: the alert is right; reject: it is wrong (optionally naming the true class in `label`); "

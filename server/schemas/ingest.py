@@ -30,7 +30,7 @@ from pydantic.config import JsonDict
 
 from heartbeat_core.domain import AAMI_CLASSES, ClassName
 from server.core.text import escape, surrogate_path
-from server.schemas.common import PlainText, as_utc_time
+from server.schemas.common import ISO_DATE_TIME, PlainText, as_utc_time
 
 U8 = Annotated[int, Field(ge=0, le=0xFF)]
 U16 = Annotated[int, Field(ge=0, le=0xFFFF)]
@@ -46,8 +46,9 @@ IDEMPOTENCY_KEY_RE = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
 
 def _iso_text(value: Any) -> Any:
-    # JSON has no datetime: only an ISO 8601 string is one (pydantic would also take a number as unix time)
-    if not isinstance(value, (str, datetime)):
+    # JSON has no datetime: only an ISO 8601 string is one (pydantic would also take a number, or a numeric
+    # string, as unix time)
+    if not isinstance(value, datetime) and (not isinstance(value, str) or not ISO_DATE_TIME.match(value)):
         raise ValueError("must be an ISO 8601 date-time string with a timezone, e.g. 2026-11-24T20:15:03.120Z")
     return value
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 
 class ModelVersionPublic(BaseModel):
@@ -39,7 +39,7 @@ class PromoteRequest(BaseModel):
         {"force": True, "note": "rollback: v7 misses V beats on ward 3"}]})
 
     note: str | None = Field(None, max_length=1000, description="Why (kept with the promotion).")
-    force: bool = Field(False, description="Promote despite a failed gate (administrators only; needs a note), "
+    force: StrictBool = Field(False, description="Promote despite a failed gate (administrators only; needs a note), "
                                            "e.g. a rollback to an older champion.")
 
 

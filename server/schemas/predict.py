@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.config import JsonValue
 
 from heartbeat_core.domain import AAMI_CLASSES, ClassName
+from server.schemas.common import json_integer
 
-Int8 = Annotated[int, Field(ge=-128, le=127, strict=True)]
+Int8 = Annotated[int, Field(ge=-128, le=127), BeforeValidator(json_integer)]
 _EXAMPLE_BEAT: list[JsonValue] = [*[0] * 30, 12, 40, 90, 127, 60, -20, -45, -30, *[-5] * 90]
 
 

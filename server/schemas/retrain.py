@@ -2,13 +2,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, model_validator
 
+from server.schemas.common import JsonFloat, JsonInt, json_integer
 from toolchain.mitdb import DS1, DS2
 
 JobStatusName = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+def _retrain_schema(schema: dict[str, Any]) -> None:
+    """The schema says what the validator does: sample_size (required) and recent_days only with data='recent',
+    records from DS1 / DS2, each once."""
+    schema["examples"] = [{
+        "epochs": 10, "learning_rate": 0.001, "batch_size": 256, "class_weighting": "sqrt", "data": "full",
+        "include_confirmed": True, "note": "monthly retrain with the ward's confirmed beats"}, {
+        "epochs": 1, "data": "recent", "sample_size": 2000, "recent_days": 30, "include_confirmed": True,
+        "train_records": ["101", "106"], "test_records": ["100"]}]
+    for name, allowed in (("train_records", DS1), ("test_records", DS2)):
+        for branch in schema["properties"][name].get("anyOf", []):
+            if branch.get("type") == "array":
+                branch["items"] = {"type": "string", "enum": list(allowed)}
+                branch["uniqueItems"] = True
+    schema["anyOf"] = [
+        {"properties": {"data": {"const": "full"}, "sample_size": {"type": "null"}, "recent_days": {"type": "null"}}},
+        {"properties": {"data": {"const": "recent"}, "sample_size": {"type": "integer"}},
+         "required": ["data", "sample_size"]},
+    ]
 
 
 class RetrainParams(BaseModel):
@@ -20,33 +41,29 @@ class RetrainParams(BaseModel):
     records' beats.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "epochs": 10, "learning_rate": 0.001, "batch_size": 256, "class_weighting": "sqrt", "data": "full",
-        "include_confirmed": True, "note": "monthly retrain with the ward's confirmed beats"}, {
-        "epochs": 1, "data": "recent", "sample_size": 2000, "recent_days": 30, "include_confirmed": True,
-        "train_records": ["101", "106"], "test_records": ["100"]}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_retrain_schema)
 
-    epochs: int = Field(10, ge=1, le=200, description="Training epochs (early stopping may end sooner).")
-    learning_rate: float = Field(1e-3, gt=0, lt=1, description="Adam learning rate.")
-    batch_size: int = Field(256, ge=1, le=4096)
+    epochs: JsonInt = Field(10, ge=1, le=200, description="Training epochs (early stopping may end sooner).")
+    learning_rate: JsonFloat = Field(1e-3, gt=0, lt=1, description="Adam learning rate.")
+    batch_size: JsonInt = Field(256, ge=1, le=4096)
     class_weighting: Literal["balanced", "sqrt", "none"] = Field(
         "sqrt", description="Inverse class frequency, its square root, or none.")
-    patience: int = Field(6, ge=1, le=100, description="Early-stopping patience in epochs.")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    patience: JsonInt = Field(6, ge=1, le=100, description="Early-stopping patience in epochs.")
+    seed: JsonInt = Field(0, ge=0, le=2**31 - 1)
     data: Literal["full", "recent"] = "full"
-    sample_size: int | None = Field(None, ge=10, le=1_000_000,
+    sample_size: Annotated[int, Field(ge=10, le=1_000_000), BeforeValidator(json_integer)] | None = Field(None,
                                     description="Training beats for data='recent' (required there, refused with "
                                                 "'full').")
-    recent_days: int | None = Field(None, ge=1, le=3650,
+    recent_days: Annotated[int, Field(ge=1, le=3650), BeforeValidator(json_integer)] | None = Field(None,
                                     description="data='recent': clinician-labelled beats of the last N days "
                                                 "(default: the monitoring window).")
-    include_confirmed: bool = Field(True, description="Add clinician-confirmed or relabelled beats (alerts with "
+    include_confirmed: StrictBool = Field(True, description="Add clinician-confirmed or relabelled beats (alerts with "
                                                       "an ECG window) to the training beats.")
     train_records: list[str] | None = Field(None, min_length=1, max_length=len(DS1),
                                             description="Subset of the DS1 records (default: all of DS1).")
     test_records: list[str] | None = Field(None, min_length=1, max_length=len(DS2),
                                            description="Subset of the DS2 records (default: all of DS2).")
-    baselines: bool = Field(False, description="Also train the Random Forest and XGBoost baselines.")
+    baselines: StrictBool = Field(False, description="Also train the Random Forest and XGBoost baselines.")
     note: str | None = Field(None, max_length=500, description="Why this job was started.")
 
     @model_validator(mode="after")

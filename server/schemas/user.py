@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
 
 from server.core.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
 from server.models.identity import Role
@@ -57,7 +57,7 @@ class UserUpdate(BaseModel):
     email: PlainText | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
     full_name: PlainText | None = Field(default=None, max_length=200)
     role: Role | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     password: str | None = Field(default=None, min_length=PASSWORD_MIN, max_length=PASSWORD_MAX,
                                  description="As for a new user; refused if it is the user's e-mail address or "
                                              "name.")

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from server.core.errors import InvalidError, NotFoundError
+from server.core.errors import ConflictError, NotFoundError
 from server.models.base import utcnow
 from server.models.identity import User
 from server.models.telemetry import STATUS_AFTER, Alert, Feedback, FeedbackAction, FeedbackSource
@@ -67,8 +67,8 @@ def give_feedback(session: Session, alert_id: int, user: User, data: FeedbackCre
     if alert is None:
         raise NotFoundError(f"alert {alert_id} not found")
     problem = contradicts(data.action, data.label, alert.label)
-    if problem:
-        raise InvalidError(problem)
+    if problem:  # the request is well formed; it conflicts with the alert's class
+        raise ConflictError(problem)
     feedback_uid = str(uuid.uuid4())
     add_feedback_rows(session, [{
         "feedback_uid": feedback_uid, "alert_id": alert.id, "action": data.action, "label": data.label,

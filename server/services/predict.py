@@ -22,7 +22,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from heartbeat_core.domain import RR_FEATURES, WINDOW_LEN
-from server.core.errors import ConflictError, InvalidError
+from server.core.errors import ConflictError, InvalidError, NotFoundError
 from server.core.logging import get_logger
 from server.core.settings import Settings
 from server.models.ml import PredictionLog, PredictionSource
@@ -155,7 +155,7 @@ def predict_random(session: Session, settings: Settings, user_id: int | None, re
     if not records:
         raise ConflictError(f"the model card of version {files.version} names no test records")
     if record is not None and record not in records:
-        raise InvalidError(f"record {record!r} is not in the champion's test set ({', '.join(records)})")
+        raise NotFoundError(f"record {record!r} is not in the champion's test set ({', '.join(records)})")
     rng = rng or random.SystemRandom()
     chosen = record or rng.choice(records)
     try:

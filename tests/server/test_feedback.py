@@ -79,8 +79,8 @@ def test_bad_feedback_is_refused_with_a_reason(live_server, device, clinician, d
     url = f"/api/v1/alerts/{alert_id}/feedback"
     r = c.post(url, json={"action": "relabel"})
     assert r.status_code == 422 and "relabel needs a label" in r.json()["detail"]["message"]
-    r = c.post(url, json={"action": "confirm", "label": "N"})
-    assert r.status_code == 422 and "use relabel" in r.json()["detail"]
+    r = c.post(url, json={"action": "confirm", "label": "N"})  # well formed, but it conflicts with the alert's class
+    assert r.status_code == 409 and "use relabel" in r.json()["detail"]
     r = c.post(url, json={"action": "approve"})
     assert r.status_code == 422 and r.json()["detail"]["errors"][0]["field"] == "action"
     r = c.post(url, json={"action": "relabel", "label": "Z"})

@@ -105,5 +105,5 @@ def test_random_test_beat_with_its_true_label_is_logged(live_server, clinician, 
 def test_random_from_a_record_outside_the_test_set_is_refused(live_server, engineer, champion):
     c = live_server.client(engineer.token)
     r = c.get("/api/v1/predict/random", params={"record": "101"})  # a DS1 (training) record
-    assert r.status_code == 422 and "not in the champion's test set" in r.json()["detail"]
+    assert r.status_code == 404 and "not in the champion's test set" in r.json()["detail"]
     assert c.get("/api/v1/predict/random", params={"record": "abc"}).status_code == 422

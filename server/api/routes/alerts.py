@@ -52,10 +52,11 @@ def read_alert(session: SessionDep, _user: CurrentUser, alert_id: AlertId) -> Al
 
 @router.post("/{alert_id}/feedback", response_model=FeedbackPublic, status_code=status.HTTP_201_CREATED,
              summary="Give feedback on an alert: confirm, reject or relabel (clinician or admin)",
-             responses={**AUTH_ERRORS, **error_responses(404, 422)})
+             responses={**AUTH_ERRORS, **error_responses(404, 409, 422)})
 def give_feedback(session: SessionDep, user: ClinicianUser, alert_id: AlertId, body: FeedbackCreate) \
         -> FeedbackPublic:
-    """Recorded with the user and the time; the alert's status follows its latest feedback."""
+    """Recorded with the user and the time; the alert's status follows its latest feedback. A confirm naming
+    another class than the alert's is 409 (use relabel)."""
     feedback, alert = feedback_service.give_feedback(session, alert_id, user, body)
     log.info("user_id=%s feedback %s on alert %s (%s%s): status %s", user.id, feedback.id, alert.id, body.action,
              f" {body.label}" if body.label else "", alert.status.value if hasattr(alert.status, "value")

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from server.api.deps import CurrentDevice, SessionDep, SettingsDep
-from server.core.errors import InvalidError, TooLargeError
+from server.core.errors import InvalidError, TooLargeError, body_parse_problem
 from server.core.logging import get_logger
 from server.schemas.common import ErrorMessage
 from server.schemas.ingest import (
@@ -64,6 +65,15 @@ class IngestRoute(APIRoute):
         async def route_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            except StarletteHTTPException as exc:
+                problem = body_parse_problem(exc)
+                if problem is None:
+                    raise
+                errors = [ItemError(index=None, field="body", message=problem)]
+                log.info("422 ingest: body: %s", problem)
+                return JSONResponse(status_code=422, content={"detail": {
+                    "message": "batch rejected: the request is invalid; nothing was stored",
+                    "errors": [e.model_dump() for e in errors]}})
             except RequestValidationError as exc:
                 errors = _request_errors(exc)
                 message = "batch rejected: the request is invalid; nothing was stored"

@@ -40,7 +40,7 @@ def predict(session: SessionDep, settings: SettingsDep, user: CurrentUser, body:
 
 @router.get("/random", response_model=RandomPredictionPublic,
             summary="Classify a random beat of the champion's test set and compare with its true class",
-            responses={**AUTH_ERRORS, **error_responses(409, 422), **NO_CHAMPION})
+            responses={**AUTH_ERRORS, **error_responses(404, 409, 422), **NO_CHAMPION})
 def predict_random(session: SessionDep, settings: SettingsDep, user: CurrentUser,
                    record: Annotated[str | None, Query(max_length=8, pattern=r"^[0-9]{3}$",
                                                        description="Draw from this test record only.")] = None
