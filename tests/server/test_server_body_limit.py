@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import start_live_server, stop_live_server
+from live_server import start_live_server, stop_live_server
 
 LIMIT = 4096
 

@@ -64,7 +64,7 @@ class _Locker:
 
 @pytest.fixture(scope="module")
 def locked_server(make_settings):
-    from conftest import start_live_server, stop_live_server
+    from live_server import start_live_server, stop_live_server
 
     live = start_live_server(make_settings(db_busy_timeout_seconds=1))
     yield live
@@ -123,7 +123,7 @@ def _fill(disk: Path) -> Path:
 
 
 def test_a_full_disk_is_503_logging_fails_safe_and_all_recovers(tiny_disk, session_cache):
-    from conftest import start_live_server, stop_live_server
+    from live_server import start_live_server, stop_live_server
 
     from server.core.db import upgrade
 

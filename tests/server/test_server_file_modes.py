@@ -25,7 +25,7 @@ def loose_umask():
 
 
 def test_the_servers_state_is_private_whatever_the_umask(tmp_path, loose_umask, session_cache):
-    from conftest import start_live_server, stop_live_server
+    from live_server import start_live_server, stop_live_server
 
     from server.core.db import upgrade
 

@@ -25,7 +25,7 @@ def test_validation_errors_are_logged_readably(live_server, admin):
 
 def test_unexpected_errors_are_500_with_the_request_id_and_logged_with_context(make_settings, tmp_path):
     """A real fault: the server pointed at a database that was never migrated (no tables)."""
-    from conftest import start_live_server, stop_live_server
+    from live_server import start_live_server, stop_live_server
 
     settings = make_settings(database_url=f"sqlite:///{tmp_path / 'unmigrated.db'}")
     live = start_live_server(settings)
@@ -46,7 +46,7 @@ def test_unexpected_errors_are_500_with_the_request_id_and_logged_with_context(m
 
 
 def test_app_log_rotates(make_settings):
-    from conftest import start_live_server, stop_live_server
+    from live_server import start_live_server, stop_live_server
 
     settings = make_settings(log_max_bytes=4096, log_backup_count=2)
     live = start_live_server(settings)
