@@ -250,7 +250,7 @@ def test_cancelling_a_running_job_stops_its_training(live_server, engineer, sett
     job = c.post("/api/v1/retrain", json={**TINY, "epochs": 50, "include_confirmed": False}).json()
     worker = start_worker(settings, via_cli=True)
     try:
-        wait_until(lambda: c.get(f"/api/v1/retrain/{job['id']}").json()["status"] == "running", 60, "the claim")
+        wait_until(lambda: c.get(f"/api/v1/retrain/{job['id']}").json()["status"] == "running", 180, "the claim")
         wait_until(lambda: "training:" in c.get(f"/api/v1/retrain/{job['id']}/log").json()["text"], 120,
                  "the training process to start")
         assert c.post(f"/api/v1/retrain/{job['id']}/cancel").json()["cancel_requested"]
