@@ -392,6 +392,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             log.info("server stopping")
+            checker = getattr(app.state, "password_checker", None)
+            if checker is not None:
+                checker.shutdown(wait=False, cancel_futures=True)
             remove_handler(handler)
             engine.dispose()
 

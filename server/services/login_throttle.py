@@ -44,6 +44,7 @@ class _Count:
     failures: int = 0
     last: float = 0.0
     held_until: float = 0.0
+    reported: bool = False  # the current hold's first refusal was logged
 
 
 class LoginThrottle:
@@ -78,6 +79,15 @@ class LoginThrottle:
                    default=0.0)
         return max(0, math.ceil(held - now))
 
+    def first_refusal(self, account: str, address: str) -> bool:
+        """True for the first refusal of a hold (so app.log gets one line per hold, not one per request)."""
+        held = [self._counts[key] for key, _ in self._keys(account, address)
+                if key in self._counts and self._counts[key].held_until > self.clock()]
+        fresh = [count for count in held if not count.reported]
+        for count in fresh:
+            count.reported = True
+        return bool(fresh)
+
     def failed(self, account: str, address: str) -> None:
         now = self.clock()
         for key, rule in self._keys(account, address):
@@ -87,6 +97,7 @@ class LoginThrottle:
             beyond = count.failures - rule.free
             if beyond > 0:
                 count.held_until = max(count.held_until, now + min(rule.cap_s, 2.0 ** min(beyond - 1, 30)))
+                count.reported = False
         self._bound()
 
     def succeeded(self, account: str, address: str) -> None:

@@ -22,7 +22,10 @@ class FakeClock:
 
 
 @pytest.fixture()
-def clock(live_server):
+def clock(live_server, monkeypatch):
+    from server.api.routes import auth
+
+    monkeypatch.setattr(auth, "HELD_ANSWER_PAUSE_S", 0.0)  # the answer's pause is real time; the holds use the clock
     throttle = live_server.app.state.login_throttle
     real = throttle.clock
     fake = throttle.clock = FakeClock()

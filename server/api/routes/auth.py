@@ -9,7 +9,10 @@ core from ingest. Each checked attempt is recorded in `login_attempts`.
 """
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import anyio
@@ -29,6 +32,25 @@ log = get_logger("auth")
 
 # argon2 uses every core it is given: one check at a time on a small machine leaves a core to the rest
 PASSWORD_CHECKS_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+# ... and it runs at a lower CPU priority (Linux nice, per thread; argon2's lane threads inherit it), so a burst of
+# logins yields the CPU to ingest instead of sharing it: a login may take a little longer on a busy server
+PASSWORD_CHECK_NICE = 10
+
+
+def _lower_priority() -> None:
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PASSWORD_CHECK_NICE)  # this thread only
+    except (OSError, AttributeError):  # not Linux, or not allowed: the check runs at normal priority
+        pass
+
+
+def password_checker(app: FastAPI) -> ThreadPoolExecutor:
+    """The threads that check passwords (made on first use; shut down with the app)."""
+    checker: ThreadPoolExecutor | None = getattr(app.state, "password_checker", None)
+    if checker is None:
+        checker = app.state.password_checker = ThreadPoolExecutor(
+            max_workers=PASSWORD_CHECKS_AT_ONCE, thread_name_prefix="password-check", initializer=_lower_priority)
+    return checker
 
 
 def password_check_slots(app: FastAPI) -> anyio.Semaphore:
@@ -38,8 +60,17 @@ def password_check_slots(app: FastAPI) -> anyio.Semaphore:
     return slots
 
 
-def _held(seconds: int, account: str, address: str) -> HTTPException:
-    log.info("login held for %s from %s: retry in %d s", account, address, seconds)
+# A held login is answered after min(Retry-After, this) seconds, waited on the event loop (no thread, no CPU): a
+# client hammering the route gets one answer per pause instead of thousands a second, so a flood of refusals
+# cannot take the CPU (and the GIL) from ingest either.
+HELD_ANSWER_PAUSE_S = 2.0
+
+
+async def _held(request: Request, seconds: int, account: str, address: str) -> HTTPException:
+    throttle: LoginThrottle = request.app.state.login_throttle
+    if throttle.first_refusal(account, address):  # one app.log line per held key and hold, not per request
+        log.info("login held for %s from %s: retry in %d s", account, address, seconds)
+    await anyio.sleep(min(seconds, HELD_ANSWER_PAUSE_S))
     return HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                          f"too many failed logins for this account or from this address; retry in {seconds} s",
                          headers={"Retry-After": str(seconds)})
@@ -65,12 +96,15 @@ async def login(request: Request, settings: SettingsDep,
     account = form.username.strip().lower()[:254]
     address = request.client.host if request.client else "unknown"
     if wait := throttle.wait(account, address):
-        raise _held(wait, account, address)
+        raise await _held(request, wait, account, address)
+    user: user_service.LoginUser | None = None
     async with password_check_slots(request.app):
-        if wait := throttle.wait(account, address):  # failures recorded while this login waited its turn
-            raise _held(wait, account, address)
-        user = await anyio.to_thread.run_sync(user_service.authenticate, request.app.state.sessionmaker,
-                                              form.username, form.password)
+        wait = throttle.wait(account, address)  # failures recorded while this login waited its turn
+        if not wait:
+            user = await asyncio.wrap_future(password_checker(request.app).submit(
+                user_service.authenticate, request.app.state.sessionmaker, form.username, form.password))
+    if wait:  # (answered after the slot is given back)
+        raise await _held(request, wait, account, address)
     await anyio.to_thread.run_sync(_record, request, account, address, user.id if user else None)
     if user is None:
         throttle.failed(account, address)
