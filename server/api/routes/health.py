@@ -7,7 +7,7 @@ Retry-After, the answer every writing route gives in that state.
 """
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -36,11 +36,12 @@ def _write_probe(engine: Engine, wait_s: float) -> None:
     """Update and commit the health row, waiting at most `wait_s` for a lock; raises what the database says."""
     with engine.connect() as conn:
         sqlite = conn.dialect.name == "sqlite"
-        previous = None
-        if sqlite:
-            previous = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
-            conn.commit()  # (the PRAGMA ran inside the connection's implicit BEGIN IMMEDIATE)
+        previous: Any = None
+        raw: Any = None
+        if sqlite:  # on the DBAPI connection itself: through SQLAlchemy it would first BEGIN IMMEDIATE (and wait)
+            raw = conn.connection.dbapi_connection
+            previous = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+            raw.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
         try:
             with conn.begin():
                 if not sqlite:
@@ -49,9 +50,8 @@ def _write_probe(engine: Engine, wait_s: float) -> None:
                 if done.rowcount == 0:
                     conn.execute(insert(HealthCheck).values(id=1, checked_at=utcnow()))
         finally:
-            if previous is not None:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={int(previous)}")
-                conn.commit()
+            if raw is not None:
+                raw.execute(f"PRAGMA busy_timeout={int(previous)}")
 
 
 @router.get("", response_model=Health, summary="Liveness, database read and write check (no authentication)",
