@@ -205,3 +205,35 @@ def feedback(alert: Annotated[str, typer.Argument(help="the alert's local id (se
         item = q.add_feedback(alert, "relabel" if label else action, label, s.clinician)
     console.print(f"queued {item['action']}{' ' + item['label'] if 'label' in item else ''} for alert "
                   f"{item['alert']['boot_id']}:{item['alert']['seq']} ({item['feedback_id']})")
+
+
+# ------------------------------------------------------------------------------------------------------ flash
+def flash(image: Annotated[Path, typer.Argument(help="the signed image (firmware.signed.bin of a release)")],
+          device: Annotated[str | None, typer.Option(help="device URL: /dev/ttyACM0, socket://host:port")] = None,
+          target: Annotated[str | None, typer.Option(help="the device's target (qemu, nrf52840), checked against the "
+                                                          "image before sending; HELLO does not name it")] = None,
+          config: ConfigOpt = None, queue: QueueOpt = None) -> None:
+    """Flash a signed image into a device at the bench: drain its beats into the queue, transfer, install, and
+    report installed and confirmed / refused and why / reverted and why (docs/bridge.md, "Flashing")."""
+    from edge_bridge.flasher import FlashError, check_image, flash_release
+
+    ui.configure_logging()
+    try:
+        data = image.read_bytes()
+    except OSError as exc:
+        raise FlashError(f"cannot read the image {image}: {exc.strerror or exc}") from None
+    check_image(data)  # before the device is even opened
+    s = load_settings(config, device_url=device, queue_path=queue)
+    if not s.device_url:
+        raise BridgeConfigError("no device URL", "--device or HEARTBEAT_BRIDGE_DEVICE_URL")
+    with DurableQueue.for_settings(s) as q:
+        link = DeviceLink(s.device_url, q, ack_every=s.ack_every, ack_interval_s=s.ack_interval_s,
+                          backoff_initial_s=s.backoff_initial_s, backoff_max_s=s.backoff_max_s)
+        with link:
+            outcome = flash_release(link, data, target=target)
+    st = outcome.stats
+    console.print(f"sent {st['chunks']} chunks ({st['bytes']} bytes), {st['repeats']} repeated, {st['resumes']} "
+                  f"resumes, {st['reconnects']} reconnections", highlight=False)
+    if not outcome.ok:
+        raise HeartbeatError(f"flash {outcome.one_line()}")
+    console.print(f"[green]{outcome.one_line()}[/green]", highlight=False)

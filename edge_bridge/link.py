@@ -109,6 +109,10 @@ class DeviceLink:
         self.held_through = 0
         self.max_seq = 0
         self.errors: list[wire.Error] = []
+        # the update path (docs/protocol.md 3.6; edge_bridge/flasher.py): answers by host seq, the boot's report
+        self.answers: dict[int, wire.UpdateState | wire.Error] = {}  # host seq -> its answer, this connection
+        self.boot_report: tuple[int, wire.BootReport] | None = None  # (boot_id, the newest BOOT_REPORT of that boot)
+        self.hello_count = 0  # HELLO frames received since start (waiters compare against it)
         self._host_seq = 0
         self._decoder = wire.Decoder(wire.Accepts.DEVICE_TO_HOST)
         self._pending: list[tuple[int, wire.Message]] = []
@@ -116,6 +120,7 @@ class DeviceLink:
         self._resend: _Resend | None = None
         self._handshake_done = False
         self._handshake_sent_at = 0.0
+        self._resend_sent_at = 0.0
         self._acked = 0
         self._since_ack = 0
         self._last_ack_at = 0.0
@@ -206,6 +211,7 @@ class DeviceLink:
             self._handshake_done = False
             self.hello = None
             self.status = None
+            self.answers = {}
             self._session_boot_known = False
             for q in (self._ctl, self._data):
                 while not q.empty():
@@ -230,6 +236,10 @@ class DeviceLink:
             with self._cond:
                 self._statuses_expected = 0
             self._handshake()
+        if self._resend is not None and now - self._resend_sent_at > HANDSHAKE_RETRY_S:
+            with self._cond:  # the STATUS that ends the replay was lost: ask again
+                self._statuses_expected = 0
+            self._send_resend()
         if self.held_through > self._acked and now - self._last_ack_at >= self.ack_interval_s:
             self._send_ack()
         if self._refused_pending and self._resend is None and self._handshake_done \
@@ -252,6 +262,7 @@ class DeviceLink:
                 continue
             self.counters.frames += 1
             msg = ev.message
+            self._note_update(ev.seq, msg)
             if isinstance(msg, wire.Hello):
                 if batch:  # frames before this HELLO belong to the boot known so far
                     settled = self._store(batch, settled)
@@ -277,12 +288,27 @@ class DeviceLink:
         if batch or settled:
             self._store(batch, settled)
 
+    def _note_update(self, seq: int, msg: wire.Message) -> None:
+        """Keeps what the flasher waits for: UPDATE_STATE and ERROR by the host seq they answer, the BOOT_REPORT
+        of the current boot (they are also stored in the queue, as every frame)."""
+        with self._cond:
+            if isinstance(msg, wire.UpdateState) and msg.host_seq:
+                self.answers[msg.host_seq] = msg
+            elif isinstance(msg, wire.Error) and msg.host_seq:
+                self.answers.setdefault(msg.host_seq, msg)
+            elif isinstance(msg, wire.BootReport) and self.hello is not None:
+                self.boot_report = (self.hello.boot_id, msg)
+            else:
+                return
+            self._cond.notify_all()
+
     def _on_hello(self, hello: wire.Hello) -> None:
         with self._cond:
             old_device, old_boot = self.device_id, self.boot_id
             if old_boot is None or old_device != hello.device_id:
                 old_boot = self.queue.latest_boot(hello.device_id)
             self.hello = hello
+            self.hello_count += 1
             self.device_id, self.boot_id = hello.device_id, hello.boot_id
             new_boot = old_boot != hello.boot_id
             known = self.queue.boot(hello.device_id, hello.boot_id)
@@ -359,6 +385,7 @@ class DeviceLink:
     def _send_resend(self) -> None:
         with self._cond:
             self._resend = {"after": self.held_through, "skip": self._statuses_expected, "tainted": False}
+            self._resend_sent_at = time.monotonic()
         try:
             self.send(wire.Resend(self.held_through))
             self.counters.resends += 1
@@ -485,6 +512,48 @@ class DeviceLink:
                     return False
                 self._cond.wait(min(left, 0.2))
         return True
+
+    @property
+    def acked(self) -> int:
+        """The seq of the newest HOST_ACK sent on this boot (0: none yet)."""
+        return self._acked
+
+    def request(self, msg: wire.Message, timeout_s: float) -> wire.UpdateState | wire.Error | None:
+        """Sends an update request and waits for the UPDATE_STATE (or ERROR) naming its seq: None when none came
+        within `timeout_s` (a lost frame: repeat it); LinkDown when the connection went away meanwhile."""
+        conn = self.connection
+        seq = self.send(msg, conn=conn)
+        return self.wait_answer(seq, timeout_s, conn)
+
+    def wait_answer(self, seq: int, timeout_s: float, conn: int) -> wire.UpdateState | wire.Error | None:
+        """The answer to host seq `seq` of connection `conn` (None on timeout; LinkDown when `conn` is gone)."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while seq not in self.answers:
+                if conn != self.connection or not self.connected:
+                    raise LinkDown(f"{self.url} was disconnected")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 0.05))
+            return self.answers.pop(seq)
+
+    def wait_boot_report(self, timeout_s: float, *, accept: Callable[[wire.Hello, wire.BootReport], bool] | None
+                         = None, after_hello: int | None = None) -> tuple[wire.Hello, wire.BootReport] | None:
+        """The current boot's HELLO and BOOT_REPORT once both are in and `accept` takes them (None on timeout);
+        with `after_hello` (a `hello_count`), only from a HELLO received after it."""
+        deadline = time.monotonic() + timeout_s
+        with self._cond:
+            while True:
+                h, rep = self.hello, self.boot_report
+                if h is not None and rep is not None and rep[0] == h.boot_id \
+                        and (after_hello is None or self.hello_count > after_hello) \
+                        and (accept is None or accept(h, rep[1])):
+                    return h, rep[1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 0.05))
 
     def flush_ack(self) -> None:
         if self.held_through > self._acked:
