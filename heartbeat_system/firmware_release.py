@@ -261,8 +261,9 @@ def _lib_dir(workspace: Path) -> Path:
     return lib
 
 
-def build_environment(workspace: Path, lib: Path, model_folder: str) -> dict[str, str]:
-    """The variables a release build adds to PlatformIO's environment."""
+def build_environment(workspace: Path, lib: Path, model_folder: str, pubkey: Path) -> dict[str, str]:
+    """The variables a release build adds to PlatformIO's environment; `pubkey` is the DER public key of the signing
+    key, built into the firmware as the key its updates must be signed with (firmware/lib/update/update_build.py)."""
     maps = [f"-ffile-prefix-map={workspace.resolve()}=.", f"-ffile-prefix-map={PROJECT_ROOT.resolve()}=."]
     if workspace != workspace.resolve():
         maps.append(f"-ffile-prefix-map={workspace}=.")
@@ -270,6 +271,7 @@ def build_environment(workspace: Path, lib: Path, model_folder: str) -> dict[str
         "PLATFORMIO_LIB_DIR": str(lib),
         "HEARTBEAT_MODEL_VERSION": model_folder,  # firmware/scripts/gen_model_data.py
         "PLATFORMIO_BUILD_FLAGS": " ".join(maps),  # appended to the environment's build_flags
+        "HEARTBEAT_FIRMWARE_PUBKEY": str(pubkey),  # firmware/lib/update/update_build.py
     }
 
 
@@ -331,8 +333,11 @@ def build_release(spec: ReleaseSpec, workspace: Path | None = None,
         if any(ws.iterdir()):
             raise ConfigError(f"workspace {ws} is not empty; a release is built from scratch")
         lib = _lib_dir(ws)
+        pubkey = ws / PUBLIC_DER  # the firmware accepts updates signed with this release's key only
+        pubkey.write_bytes(private_key.public_key().public_bytes(serialization.Encoding.DER,
+                                                                 serialization.PublicFormat.SubjectPublicKeyInfo))
         say(f"building {layout.pio_environment} with model {model_folder} in {ws}")
-        elf = build_image(ws, layout.pio_environment, build_environment(ws, lib, model_folder))
+        elf = build_image(ws, layout.pio_environment, build_environment(ws, lib, model_folder, pubkey))
         for name in MODEL_FILES:  # what was compiled in is the version we name
             if (lib / MODEL_LIB / name).read_bytes() != (model_path / name).read_bytes():
                 raise DeviceError(f"the build's {name} is not model version {model_folder}'s", str(lib / MODEL_LIB))

@@ -45,6 +45,10 @@ _Static_assert(APP_UART_POLL_MS >= 1u, "APP_UART_POLL_MS must be at least 1 ms")
  * (about 100 s of beats at 75 bpm). */
 #define APP_TXRING_SLOTS 128u
 
+/* Firmware updates: the work buffer of the image check at UPDATE_END (the slot is
+ * read through it for hashing; bigger is fewer flash reads). */
+#define APP_UPDATE_CHECK_BUF 256u
+
 /* At boot the device waits this long for the host's first byte and mixes the
  * cycle counter at its arrival into the boot id. */
 #define APP_BOOT_ID_WAIT_MS 2000u

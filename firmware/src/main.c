@@ -33,6 +33,7 @@ static const char BOOT_LINE[] = "heartbeat-edge boot version=" APP_FW_VERSION "\
 static app_t s_app;
 static alignas(16) uint8_t s_arena[HB_MODEL_ARENA_BYTES];
 static uint8_t s_rx[APP_UART_RX_CHUNK];
+static boot_flash_ops_t s_flash; /* port.h's flash: firmware updates go to its inactive slot */
 
 static size_t io_write(void *ctx, const uint8_t *data, size_t len)
 {
@@ -93,6 +94,7 @@ int main(void)
     uint32_t boot_id = mix32(board_cycles() ^ mix32(board_entropy() + (uint32_t)pending * 0x9E3779B9u));
 
     static const app_io_t io = {io_write, io_now_ms, io_cycles, NULL};
+    boot_flash_port_bind(&s_flash);
     const app_params_t params = {
         .device_id = APP_DEVICE_ID,
         .firmware_version = APP_FW_VERSION,
@@ -100,6 +102,7 @@ int main(void)
         .model = app_builtin_model(),
         .arena = s_arena,
         .arena_len = sizeof s_arena,
+        .flash = &s_flash,
     };
     app_init(&s_app, &io, &params);
 

@@ -6,6 +6,8 @@ suite is built (``extra_scripts`` in platformio.ini). Other builds, `pio run` in
     test_model_golden    model_golden.h from tests/contract/{dsp,model}_golden.json (gen_model_golden.py)
     test_imgcrypto, test_qemu_imgcrypto   imgcrypto_vectors.h from tests/contract/imgcrypto_vectors.json
                                           (gen_imgcrypto_vectors.py)
+    test_update_rx       update_vectors.h: images signed by imgtool with a key made and dropped at generation
+                         (gen_update_vectors.py)
 
 The headers go into the suite folders of the test directory being built (PLATFORMIO_TEST_DIR may name a copy),
 with the generators found there (else in firmware/test). HEARTBEAT_DSP_GOLDEN, HEARTBEAT_WIRE_VECTORS and
@@ -54,6 +56,10 @@ def _imgcrypto_vectors(suite):
     _generator("gen_imgcrypto_vectors.py").generate(table, os.path.join(TEST_DIR, suite, "imgcrypto_vectors.h"))
 
 
+def _update_vectors():
+    _generator("gen_update_vectors.py").generate(os.path.join(TEST_DIR, "test_update_rx", "update_vectors.h"))
+
+
 def _header_for(suite):
     if suite == "test_dsp_golden":
         return _dsp_golden
@@ -63,6 +69,8 @@ def _header_for(suite):
         return _model_golden
     if suite in ("test_imgcrypto", "test_qemu_imgcrypto"):
         return lambda: _imgcrypto_vectors(suite)
+    if suite == "test_update_rx":
+        return _update_vectors
     return None
 
 

@@ -38,6 +38,7 @@ void app_init(app_t *app, const app_io_t *io, const app_params_t *params)
     (void)alerts_init(&app->alerts, &defaults);
     ecg_dsp_init(&app->dsp);
     app_model_check(app, params != NULL ? params->arena : NULL, params != NULL ? params->arena_len : 0u);
+    app_update_init(app, params);
 
     app_tx_session_start(app);
     app_tx_hello(app);

@@ -5,7 +5,9 @@
  *         --> micro_runtime (the model from model_data) --> BEAT [+ ALERT] --> UART and retransmit ring
  *
  * and the other host messages (CONFIG -> ACK, HOST_ACK, RESEND -> GAP + replay + STATUS, GET_STATUS ->
- * STATUS, HELLO_REQUEST -> HELLO). docs/protocol.md is the contract. main.c only wires this to the port:
+ * STATUS, HELLO_REQUEST -> HELLO, UPDATE_BEGIN/CHUNK/END/INSTALL/ABORT -> UPDATE_STATE when params.flash is given:
+ * the image goes to the inactive slot, docs/ota.md). docs/protocol.md is the contract. main.c only wires this to the
+ * port:
  *
  *   app_init(&app, &io, &params);                     // validates the model, sends 0x00 and HELLO
  *   for (;;) {
@@ -42,9 +44,11 @@
 #include "app_config.h"
 #include "app_model.h"
 #include "beat_window.h"
+#include "boot_flash.h"
 #include "ecg_dsp.h"
 #include "micro_runtime.h"
 #include "txring.h"
+#include "update_rx.h"
 #include "wire.h"
 
 #ifdef __cplusplus
@@ -69,6 +73,14 @@ typedef struct {
     const app_model_t *model;     /* app_builtin_model() on the device */
     uint8_t *arena;               /* tensor arena, caller-owned */
     size_t arena_len;
+    /* the flash updates are written to (boot_flash_port_bind on the device); NULL: no update support (the update
+     * requests are answered ERROR UNKNOWN_TYPE) */
+    const boot_flash_ops_t *flash;
+    /* the image policy; NULL: the build's (update_policy_builtin: its public key, target and load address) */
+    const boot_image_policy_t *update_policy;
+    /* resets the device into the bootloader once UPDATE_INSTALL was answered (app_update.c); NULL: no reset yet
+     * (the bootloader integration supplies it), the PENDING record waits for the next boot */
+    void (*reset)(void);
 } app_params_t;
 
 /* Why the model was refused at start-up (APP_MODEL_OK: it runs). */
@@ -142,6 +154,15 @@ typedef struct {
     uint32_t last_report_seq; /* seq of the newest BEAT or ALERT */
     txring_t ring;
     txring_slot_t ring_slots[APP_TXRING_SLOTS];
+
+    /* firmware updates (app_update.c); update_enabled false: no flash, the requests are not handled */
+    bool update_enabled;
+    void (*update_reset)(void);
+    boot_image_policy_t update_policy;
+    boot_crypto_ops_t update_crypto;
+    imgcrypto_sha256_t update_sha; /* the image check's hash (update.transfer hashes the transfer) */
+    uint8_t update_buf[APP_UPDATE_CHECK_BUF];
+    update_rx_t update;
 } app_t;
 
 /* Validates the model (sha256, runtime, contract), prepares everything and sends the session start

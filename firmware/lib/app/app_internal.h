@@ -8,12 +8,16 @@
  *                      frame or rejected frame dispatched to its answer
  *   app_tx.c           frames sent: HELLO, STATUS, ACK, ERROR, and BEAT/ALERT kept in the retransmit ring,
  *                      replayed on RESEND (with GAP)
+ *   app_update.c       the update requests (UPDATE_BEGIN .. UPDATE_ABORT) through update_rx, each answered with
+ *                      UPDATE_STATE; the reset after an install
  *   app_model_check.c  the start-up check of the build's model (sha256, runtime, contract)
+ *   app_sha256.c       SHA-256 of the model array (imgcrypto's) and the parse of the build's hex digest
  *   app_model.c        the build's model (model_data.h)
  */
 #ifndef APP_INTERNAL_H
 #define APP_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,6 +47,20 @@ uint32_t app_tx_retained(app_t *app, const wire_msg_t *msg);
 
 /* RESEND(after_seq): GAP for what the ring lost after after_seq, every retained frame after it, STATUS. */
 void app_tx_resend(app_t *app, uint32_t after_seq);
+
+/* UPDATE_STATE (its host_seq set): the answer to an update request. */
+void app_tx_update_state(app_t *app, const wire_update_state_t *state);
+
+/* --- app_update.c --- */
+
+/* Update support from params->flash (NULL: none) and params->update_policy (NULL: the build's). */
+void app_update_init(app_t *app, const app_params_t *params);
+
+/* true when `type` is an update request this device takes. */
+bool app_update_handles(const app_t *app, uint8_t type);
+
+/* Handles an update request (app_update_handles() said so) and answers it with one UPDATE_STATE. */
+void app_update_on_frame(app_t *app, const wire_msg_t *msg, uint32_t host_seq);
 
 /* --- app_model_check.c --- */
 

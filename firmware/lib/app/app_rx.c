@@ -99,6 +99,10 @@ static void on_frame(app_t *app, const wire_msg_t *msg, uint32_t host_seq)
         /* answers reflect every sample received before the request; CONFIG applies from the next one */
         (void)app_process(app, APP_SAMPLE_FIFO_LEN);
     }
+    if (app_update_handles(app, msg->type)) {
+        app_update_on_frame(app, msg, host_seq);
+        return;
+    }
     switch (msg->type) {
     case WIRE_T_SAMPLES:
         on_samples(app, &msg->u.samples, host_seq);

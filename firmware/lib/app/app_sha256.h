@@ -1,6 +1,6 @@
 /*
- * app_sha256.h - SHA-256 (FIPS 180-4) of a buffer, for the start-up check of the model array against
- * the sha256 the build recorded (HB_MODEL_SHA256). Portable C, no tables in RAM, no malloc.
+ * app_sha256.h - SHA-256 of a buffer, for the start-up check of the model array against the sha256 the build
+ * recorded (HB_MODEL_SHA256). The hashing is imgcrypto's (mbedtls 2.28.3, docs/ota.md): never written here.
  */
 #ifndef APP_SHA256_H
 #define APP_SHA256_H
@@ -9,17 +9,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "imgcrypto.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define APP_SHA256_SIZE 32u
 
+_Static_assert(APP_SHA256_SIZE == IMGCRYPTO_SHA256_BYTES, "one SHA-256 size");
+
+/* A SHA-256 in progress (imgcrypto's), caller-owned. */
 typedef struct {
-    uint32_t h[8];
-    uint64_t total; /* bytes hashed */
-    uint8_t block[64];
-    uint8_t used; /* bytes in block */
+    imgcrypto_sha256_t h;
 } app_sha256_t;
 
 void app_sha256_init(app_sha256_t *s);

@@ -115,6 +115,15 @@ void app_tx_ack(app_t *app, uint32_t host_seq, uint8_t status)
     send(app, &m, NULL);
 }
 
+void app_tx_update_state(app_t *app, const wire_update_state_t *state)
+{
+    wire_msg_t m;
+    memset(&m, 0, sizeof m);
+    m.type = WIRE_T_UPDATE_STATE;
+    m.u.update_state = *state;
+    send(app, &m, NULL);
+}
+
 uint32_t app_tx_retained(app_t *app, const wire_msg_t *msg)
 {
     size_t len = 0;

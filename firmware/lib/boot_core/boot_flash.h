@@ -3,7 +3,7 @@
  * caller owns (read, write, erase function pointers and a user pointer), so
  * that every module above it runs on the device's flash (port.h, through
  * boot_flash_port_bind) or, in host tests, on a flash that can be cut off in
- * the middle of a write (firmware/lib/boot_testkit).
+ * the middle of a write (the tests' boot_cutflash, firmware/test/).
  *
  * The semantics are port.h's (NOR flash): offsets are from the start of the
  * flash region; a page (BOOT_FLASH_PAGE_SIZE) erases to 0xFF; a write programs

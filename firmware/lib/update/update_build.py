@@ -1,0 +1,131 @@
+"""Pre-build step of the update library: the header `update_build.h` with what a build builds in for updates.
+
+    UPDATE_BUILD_PUBKEY[] / UPDATE_BUILD_PUBKEY_LEN   the public key images must be signed with: the DER
+                                                      SubjectPublicKeyInfo (91 bytes, imgtool getpub -e raw)
+    UPDATE_BUILD_TARGET                               the target name images must carry ("qemu", "nrf52840")
+    UPDATE_BUILD_LOAD_ADDRESS, _HAS_LOAD_ADDRESS      the target's RAM-load address (TARGETS, as
+                                                      heartbeat_system/firmware_image.py gives it: the one
+                                                      definition, shared with the signing side)
+    UPDATE_BUILD_KEY_ORIGIN                           "release" or "development": which key this is
+
+The key: the file HEARTBEAT_FIRMWARE_PUBKEY names (DER or PEM public key; `heartbeat firmware build` sets it to the
+public key of the key it signs with, so a release verifies only images of its own key). Without it, a development
+key: .state/firmware-dev-key/signing-key.pem (made here once, mode 0600, git-ignored, never committed) and its
+public key. A development build therefore accepts only images signed with that machine's development key.
+
+The header goes into the build folder (never the source tree) and is rewritten only when its content changes.
+"""
+
+import os
+import sys
+
+from SCons.Script import Import
+
+# PlatformIO runs this file as an SConscript with the library's environment and builder exported
+Import("env", "pio_lib_builder")
+lib_env = globals()["env"]
+LIB_DIR = os.path.realpath(globals()["pio_lib_builder"].src_dir)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(LIB_DIR)))  # firmware/lib/update -> the repository
+DEV_KEY_DIR = os.path.join(REPO, ".state", "firmware-dev-key")
+ENV_KEY = "HEARTBEAT_FIRMWARE_PUBKEY"
+# the port a build compiles (platformio.ini custom_port) -> the image target it accepts (host tests: their own)
+PORT_TARGET = {"qemu": "qemu", "nrf52840": "nrf52840", "native": "qemu"}
+
+
+def _fail(message):
+    raise SystemExit(f"Error: update: {message}")
+
+
+def _der_of(path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        data = open(path, "rb").read()
+    except OSError as exc:
+        _fail(f"cannot read the public key {path}: {exc.strerror}")
+    try:
+        key = (serialization.load_pem_public_key(data) if data.lstrip().startswith(b"-----")
+               else serialization.load_der_public_key(data))
+    except ValueError:
+        _fail(f"{path} is not a DER or PEM public key")
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        _fail(f"{path} is not an ECDSA P-256 public key (imgtool keygen -t ecdsa-p256)")
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _dev_key():
+    """The development key's public DER file, the key made once if there is none."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = os.path.join(DEV_KEY_DIR, "signing-key.pem")
+    public = os.path.join(DEV_KEY_DIR, "signing-key.pub.der")
+    if not os.path.exists(private):
+        os.makedirs(DEV_KEY_DIR, mode=0o700, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+        if os.path.exists(public):
+            os.unlink(public)  # the public key of a key that is gone
+    if not os.path.exists(public):
+        with open(private, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), password=None)
+        der = key.public_key().public_bytes(serialization.Encoding.DER,
+                                            serialization.PublicFormat.SubjectPublicKeyInfo)
+        with open(public, "wb") as f:
+            f.write(der)
+    return public
+
+
+def _target():
+    port = lib_env.GetProjectOption("custom_port", "")
+    target = PORT_TARGET.get(port)
+    if target is None:
+        _fail(f"[env:{lib_env['PIOENV']}] custom_port {port!r} is not one of {', '.join(PORT_TARGET)}")
+    sys.path.insert(0, REPO)
+    try:
+        from heartbeat_system.firmware_image import TARGETS
+    finally:
+        sys.path.remove(REPO)
+    return target, TARGETS[target].load_address
+
+
+def _header(der, origin, target, load_address):
+    rows = [", ".join(f"0x{b:02x}" for b in der[i : i + 12]) for i in range(0, len(der), 12)]
+    body = ",\n    ".join(rows)
+    return (
+        "/* update_build.h - generated by firmware/lib/update/update_build.py; do not edit. */\n"
+        "#ifndef UPDATE_BUILD_H\n#define UPDATE_BUILD_H\n\n#include <stdint.h>\n\n"
+        f'#define UPDATE_BUILD_KEY_ORIGIN "{origin}"\n'
+        f'#define UPDATE_BUILD_TARGET "{target}"\n'
+        f"#define UPDATE_BUILD_HAS_LOAD_ADDRESS {0 if load_address is None else 1}\n"
+        f"#define UPDATE_BUILD_LOAD_ADDRESS 0x{(load_address or 0):08X}u\n"
+        f"#define UPDATE_BUILD_PUBKEY_LEN {len(der)}u\n"
+        f"static const uint8_t UPDATE_BUILD_PUBKEY[UPDATE_BUILD_PUBKEY_LEN] = {{\n    {body},\n}};\n\n"
+        "#endif /* UPDATE_BUILD_H */\n"
+    )
+
+
+def main():
+    named = os.environ.get(ENV_KEY)
+    if named:
+        der, origin = _der_of(named), "release"
+    else:
+        der, origin = _der_of(_dev_key()), "development"
+    target, load_address = _target()
+    out_dir = os.path.join(lib_env.subst("$BUILD_DIR"), "update_generated")
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "update_build.h")
+    text = _header(der, origin, target, load_address)
+    old = open(path).read() if os.path.exists(path) else None
+    if old != text:
+        with open(path, "w") as f:
+            f.write(text)
+    lib_env.Append(CPPPATH=[out_dir])
+
+
+main()
