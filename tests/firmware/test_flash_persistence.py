@@ -118,9 +118,18 @@ def monitor(emu: Emulator, command: str) -> None:
     """One command to the QEMU monitor (Emulator(monitor=True))."""
     assert emu.monitor_port is not None
     with socket.create_connection((LOOPBACK, emu.monitor_port), timeout=IO_TIMEOUT_S) as sock:
-        sock.recv(4096)  # the monitor's greeting
+        _read_to_prompt(sock)  # the monitor's greeting, up to its first prompt
         sock.sendall(command.encode() + b"\n")
-        sock.recv(4096)
+        _read_to_prompt(sock)  # the next prompt: QEMU has run the command (closing earlier could lose it)
+
+
+def _read_to_prompt(sock: socket.socket) -> bytes:
+    seen = b""
+    while not seen.rstrip().endswith(b"(qemu)"):
+        chunk = sock.recv(4096)
+        assert chunk, f"the QEMU monitor closed before its prompt: {seen!r}"
+        seen += chunk
+    return seen
 
 
 # ----------------------------------------------------------------------------
