@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -37,13 +38,30 @@ def escape(text: str) -> str:
     return "".join(_escape_char(ch) if ch in _SHORT or _unsafe(ch) else ch for ch in text)
 
 
+def _ranges(categories: frozenset[str]) -> tuple[tuple[int, int], ...]:
+    out: list[list[int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code)) in categories:
+            if out and out[-1][1] == code - 1:
+                out[-1][1] = code
+            else:
+                out.append([code, code])
+    return tuple((lo, hi) for lo, hi in out)
+
+
+# What a name or an e-mail address may not hold, one list for the check and for the schema's pattern (so they
+# agree): C0/C1 controls and DEL, line and paragraph separators, lone surrogates and the invisible formatting
+# characters (Unicode category Cf: bidirectional marks, overrides and isolates, zero-width characters, soft
+# hyphen, ...) of the Basic Multilingual Plane.
+NAME_FORBIDDEN: tuple[tuple[int, int], ...] = _ranges(frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"}))
+NAME_FORBIDDEN_CLASS = "".join(f"\\u{lo:04x}" + (f"-\\u{hi:04x}" if hi > lo else "") for lo, hi in NAME_FORBIDDEN)
+_NAME_FORBIDDEN_RE = re.compile(f"[{NAME_FORBIDDEN_CLASS}]")
+
+
 def unsafe_character(text: str) -> str | None:
-    """The first control, invisible formatting, line/paragraph separator, private-use, unassigned or surrogate
-    character of `text`, or None."""
-    for ch in text:
-        if _unsafe(ch):
-            return ch
-    return None
+    """The first character of `text` that a name or an e-mail address may not hold (NAME_FORBIDDEN), or None."""
+    found = _NAME_FORBIDDEN_RE.search(text)
+    return found.group() if found else None
 
 
 def describe_character(ch: str) -> str:

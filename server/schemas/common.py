@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from server.core.text import describe_character, unsafe_character
+from server.core.text import NAME_FORBIDDEN_CLASS, describe_character, unsafe_character
 
 MAX_ID = 2**31 - 1  # ids and offsets fit a 32-bit signed INTEGER on every database (else: a clear 422, not a 500)
 
@@ -63,7 +63,8 @@ JsonFloat = Annotated[float, BeforeValidator(json_number)]
 
 def plain_text(value: str) -> str:
     """Names and e-mail addresses are shown to people: no control characters (NUL, ESC, line breaks), no invisible
-    formatting (bidirectional overrides such as U+202E, zero-width characters), no separators or surrogates."""
+    formatting (bidirectional overrides such as U+202E, zero-width characters), no line/paragraph separators or
+    lone surrogates (server/core/text.NAME_FORBIDDEN)."""
     ch = unsafe_character(value)
     if ch is not None:
         raise ValueError(f"must not contain {describe_character(ch)}: control and invisible formatting "
@@ -71,7 +72,9 @@ def plain_text(value: str) -> str:
     return value
 
 
-PlainText = Annotated[str, AfterValidator(plain_text)]
+# the schema's pattern says the same as plain_text (one list of characters, server/core/text.NAME_FORBIDDEN)
+NAME_PATTERN = f"^[^{NAME_FORBIDDEN_CLASS}]*$"
+PlainText = Annotated[str, AfterValidator(plain_text), Field(json_schema_extra={"pattern": NAME_PATTERN})]
 
 
 class ErrorMessage(BaseModel):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -33,10 +34,19 @@ class ModelList(BaseModel):
     champion: int | None = Field(description="The version holding the `champion` alias, if any.")
 
 
+def _promote_schema(schema: dict[str, Any]) -> None:
+    """The schema says what the toolchain refuses: a forced promotion needs a note (not blank)."""
+    schema["examples"] = [{"note": "retrained with October's confirmed beats"},
+                          {"force": True, "note": "rollback: v7 misses V beats on ward 3"}]
+    schema["anyOf"] = [
+        {"properties": {"force": {"const": False}}},
+        {"properties": {"force": {"const": True}, "note": {"type": "string", "pattern": r"\S"}},
+         "required": ["force", "note"]},
+    ]
+
+
 class PromoteRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"note": "retrained with October's confirmed beats"},
-        {"force": True, "note": "rollback: v7 misses V beats on ward 3"}]})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_promote_schema)
 
     note: str | None = Field(None, max_length=1000, description="Why (kept with the promotion).")
     force: StrictBool = Field(False, description="Promote despite a failed gate (administrators only; needs a note), "

@@ -4,12 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 
 from server.core.passwords import PASSWORD_MAX, PASSWORD_MIN, password_problem
+from server.core.text import NAME_FORBIDDEN_CLASS
 from server.models.identity import Role
 from server.schemas.common import PlainText
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# what the schema states for an e-mail address: EMAIL_PATTERN and plain_text's refusals together
+_E = f"[^@\\s{NAME_FORBIDDEN_CLASS}]+"
+EMAIL_SCHEMA: JsonDict = {"pattern": f"^{_E}@{_E}\\.{_E}$"}
 
 
 def _check_password(password: str | None, info: ValidationInfo, *inputs: str) -> str | None:
@@ -30,7 +35,8 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "email": "dr.meyer@hospital.example", "full_name": "Dr. Anna Meyer", "role": "clinician",
         "password": "correct horse battery staple"}]})
-    email: PlainText = Field(max_length=254, pattern=EMAIL_PATTERN, description="Login name; stored lower-case.")
+    email: PlainText = Field(max_length=254, pattern=EMAIL_PATTERN, description="Login name; stored lower-case.",
+                             json_schema_extra=EMAIL_SCHEMA)
     full_name: PlainText = Field(default="", max_length=200)
     role: Role
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX,
@@ -54,7 +60,7 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
         {"role": "engineer"}, {"is_active": False}, {"password": "a new long passphrase"}]})
-    email: PlainText | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN)
+    email: PlainText | None = Field(default=None, max_length=254, pattern=EMAIL_PATTERN, json_schema_extra=EMAIL_SCHEMA)
     full_name: PlainText | None = Field(default=None, max_length=200)
     role: Role | None = None
     is_active: StrictBool | None = None

@@ -101,7 +101,7 @@ def test_forcing_past_the_gate_is_for_admins_with_a_note(live_server, engineer, 
                                                                                        "note": "test"})
     assert r.status_code == 403 and "administrator" in r.json()["detail"]
     r = live_server.client(admin.token).post(f"/api/v1/models/{weak}/promote", json={"force": True})
-    assert r.status_code == 422 and "note" in r.json()["detail"]
+    assert r.status_code == 422 and "note" in r.json()["detail"]["message"]
     r = live_server.client(admin.token).post(f"/api/v1/models/{weak}/promote",
                                              json={"force": True, "note": "rollback drill"})
     assert r.status_code == 200 and r.json()["forced"] and r.json()["previous_champion"] == good

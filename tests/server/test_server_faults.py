@@ -159,3 +159,4 @@ def test_a_full_disk_is_503_logging_fails_safe_and_all_recovers(tiny_disk, sessi
         assert any("log lines were lost" in line for line in lines), lines[-30:]
     finally:
         stop_live_server(live)
+

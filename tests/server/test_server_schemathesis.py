@@ -20,7 +20,8 @@ def champion(live_server):
 
 
 def test_schemathesis_checks_all_report_nothing(live_server, device, champion, tmp_path):
-    done = run(live_server.base_url, make_admin(live_server.settings), device.token, tmp_path, EXAMPLES)
+    done = run(live_server.base_url, make_admin(live_server.settings), (device.device_uid, device.token), tmp_path,
+               EXAMPLES)
     (tmp_path / "output.txt").write_text(done.stdout + done.stderr)
     counts = summary(done.stdout + done.stderr)
     tail = "\n".join((done.stdout + done.stderr).splitlines()[-150:])
