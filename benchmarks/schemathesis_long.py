@@ -28,7 +28,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "server")]
 
-from conftest import start_live_server, stop_live_server  # noqa: E402  (tests/server on the path first)
+from live_server import start_live_server, stop_live_server  # noqa: E402  (tests/server on the path first)
 from mlhelpers import promote, register_current  # noqa: E402
 from schemathesis_contract import make_admin, run, summary  # noqa: E402
 
